@@ -1,0 +1,88 @@
+# Dagster Stack. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+COMPOSE := deploy/compose
+VENV := .venv
+PYTEST := $(VENV)/bin/pytest
+# A CA bundle that image builds should trust (a TLS-inspecting proxy's); empty for none.
+EXTRA_CA_BUNDLE ?= $(or $(PIP_CERT),$(REQUESTS_CA_BUNDLE),$(SSL_CERT_FILE))
+# The test stack: its own project name, network, ports and credentials (never the user's).
+TEST_STACK := STACK_ENV=.stack/test.env STACK_ENV_OVERRIDES=tests/stack.env
+LOCKS := deploy/requirements.lock $(wildcard code_locations/*/requirements.lock) tests/requirements.lock
+
+.PHONY: help up down clean ps logs test test-unit test-integration images docker lock
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+up: docker .stack/images.env .env ## Build what is missing, start the stack, wait until every service is healthy
+	@export IMAGE_TAG="$$(deploy/image-tag.sh)"; \
+	  deploy/build-images.sh; \
+	  echo "Starting the stack (waits for every healthcheck)..."; \
+	  $(COMPOSE) up -d --wait --no-build || { $(COMPOSE) ps -a; echo "Some services are not healthy: see 'make logs'."; exit 1; }
+	@deploy/print-urls.sh
+
+down: docker ## Stop the stack; data (volumes) is kept
+	@$(COMPOSE) down --remove-orphans
+
+clean: docker ## Stop the stack and DELETE its data volumes (asks first; YES=1 skips the question)
+	@if [ "$${YES:-}" != 1 ]; then \
+	  read -r -p "Delete the stack's Postgres and S3 volumes (all run history and files)? [y/N] " answer; \
+	  [ "$$answer" = y ] || [ "$$answer" = Y ] || { echo "Nothing deleted."; exit 1; }; \
+	fi
+	@$(COMPOSE) down --volumes --remove-orphans
+
+ps: docker ## Show the stack's services and their health
+	@$(COMPOSE) ps -a
+
+logs: docker ## Follow every service's logs (SERVICE=name for one)
+	@$(COMPOSE) logs -f --tail=200 $${SERVICE:-}
+
+test: test-unit test-integration ## Unit tests, then integration tests against a throwaway test stack
+
+test-unit: $(VENV)/.installed ## Fast tests, no Docker: definitions load, config is sound
+	$(PYTEST) tests/unit
+
+test-integration: $(VENV)/.installed docker .stack/images.env ## Live-stack tests (KEEP_STACK=1 leaves the test stack running)
+	@deploy/ensure-env.sh .stack/test.env >/dev/null
+	@export IMAGE_TAG="$$(deploy/image-tag.sh)"; \
+	  $(TEST_STACK) deploy/build-images.sh && $(TEST_STACK) $(PYTEST) tests/integration
+
+images: docker .stack/images.env .env ## Build the stack's images (only what changed)
+	@deploy/build-images.sh
+
+docker: ## Check for (and on Debian as root, install) the Docker engine and Compose v2
+	@deploy/ensure-docker.sh
+
+.stack/images.env: deploy/select-images.sh deploy/local-images/* | docker ca-bundle
+	@deploy/select-images.sh
+
+.PHONY: ca-bundle
+ca-bundle:
+	@mkdir -p deploy/ca
+	@if [ -n "$(EXTRA_CA_BUNDLE)" ] && [ -s "$(EXTRA_CA_BUNDLE)" ]; then \
+	  cmp -s "$(EXTRA_CA_BUNDLE)" deploy/ca/extra-ca.pem || cp "$(EXTRA_CA_BUNDLE)" deploy/ca/extra-ca.pem; \
+	else rm -f deploy/ca/extra-ca.pem; fi
+
+.env: .env.example
+	@deploy/ensure-env.sh .env
+
+$(VENV)/.installed: $(LOCKS)
+	@echo "Preparing the test environment in $(VENV)..."
+	@test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --disable-pip-version-check uv==0.13.9
+	@$(VENV)/bin/uv pip install -q --python $(VENV)/bin/python $(addprefix -r ,$(LOCKS))
+	@touch $@
+
+lock: $(VENV)/.installed ## Re-resolve the lock files from deploy/requirements.in and each pyproject.toml
+	$(VENV)/bin/uv pip compile deploy/requirements.in $(UV_COMPILE) -o deploy/requirements.lock
+	@for location in code_locations/*/; do \
+	  $(VENV)/bin/uv pip compile $$location/pyproject.toml -c deploy/requirements.lock $(UV_COMPILE) \
+	    -o $$location/requirements.lock; \
+	done
+	$(VENV)/bin/uv pip compile tests/requirements.in -c deploy/requirements.lock $(UV_COMPILE) -o tests/requirements.lock
+
+UV_COMPILE := --quiet --no-header --generate-hashes --python-version 3.11 \
+  --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock"

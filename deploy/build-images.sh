@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds the stack's own images for the current IMAGE_TAG: the Dagster image first (the code-location
+# images start FROM it), then one image per code location. Skips all of it when the tag is built.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+IMAGE_TAG="${IMAGE_TAG:-$("$here/image-tag.sh")}"
+export IMAGE_TAG
+
+ours="$("$here/compose" config --images | grep ":$IMAGE_TAG\$")"
+missing=no
+for image in $ours; do
+  docker image inspect "$image" >/dev/null 2>&1 || missing=yes
+done
+if [ "$missing" = no ]; then
+  echo "Images for tag $IMAGE_TAG are built."
+  exit 0
+fi
+
+started=$SECONDS
+echo "Building the Dagster image (tag $IMAGE_TAG)..."
+"$here/compose" build webserver
+code_servers="$("$here/compose" config --services | grep '^code-')"
+echo "Building code-location images:" $code_servers
+# shellcheck disable=SC2086 # one word per service
+"$here/compose" build $code_servers
+echo "Images built in $((SECONDS - started)) s."

@@ -1,0 +1,16 @@
+# One image per code location: the Dagster image plus the location's own locked dependencies and code.
+# The code server and every run launched from it use this image, as a non-root user.
+ARG DAGSTER_IMAGE
+FROM ${DAGSTER_IMAGE}
+ARG LOCATION
+
+COPY deploy/ca/ /tmp/ca/
+COPY code_locations/${LOCATION}/requirements.lock /tmp/requirements.lock
+RUN if [ -s /tmp/ca/extra-ca.pem ]; then export PIP_CERT=/tmp/ca/extra-ca.pem; fi \
+ && pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps \
+      -r /tmp/requirements.lock \
+ && rm -rf /tmp/ca /tmp/requirements.lock
+
+COPY code_locations/${LOCATION}/ /opt/dagster/app/
+ENV PYTHONPATH=/opt/dagster/app
+USER dagster

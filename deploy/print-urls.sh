@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Tells the user where the running stack is and which world (image source) it runs in.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+set -a
+. "${STACK_ENV:-$repo/.env}"
+. "$repo/.stack/images.env"
+set +a
+host="${BIND_ADDRESS:-127.0.0.1}"
+[ "$host" = 0.0.0.0 ] && host=localhost
+
+if [ "$STACK_WORLD" = local ]; then
+  world="registry-less: base images built here from Debian packages and PyPI; SeaweedFS stands in for MinIO"
+  console="S3 admin UI (SeaweedFS)"
+else
+  world="registry: official python, postgres and minio/minio images"
+  console="MinIO console"
+fi
+
+cat <<EOF_URLS
+
+Dagster Stack is up ($world).
+  Dagster UI     http://$host:${DAGSTER_WEBSERVER_PORT:-3000}
+  S3 API         http://$host:${S3_API_PORT:-9000}    drop files into bucket '${LANDING_BUCKET:-landing}'
+  $console  http://$host:${S3_CONSOLE_PORT:-9001}
+  Credentials    in .env (MINIO_ROOT_USER / MINIO_ROOT_PASSWORD)
+EOF_URLS

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Picks the world the stack runs in and writes the image choice to .stack/images.env:
+#   registry  - official python / postgres / minio images, pulled as usual;
+#   local     - no registry reachable: equivalents built here from Debian packages and PyPI.
+# STACK_WORLD=registry|local skips the detection.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+out="$repo/.stack/images.env"
+mkdir -p "$repo/.stack"
+
+official_python=python:3.11-slim-bookworm
+official_postgres=postgres:15-bookworm
+official_minio=minio/minio:RELEASE.2025-09-07T16-13-09Z
+
+available() {
+  docker image inspect "$1" >/dev/null 2>&1 || docker pull -q "$1" >/dev/null 2>&1
+}
+
+world="${STACK_WORLD:-auto}"
+if [ "$world" = auto ]; then
+  world=registry
+  for image in "$official_python" "$official_postgres" "$official_minio"; do
+    if ! available "$image"; then
+      world=local
+      echo "Cannot pull $image: no container registry reachable."
+      break
+    fi
+  done
+fi
+
+case "$world" in
+  registry)
+    cat >"$out" <<ENV
+STACK_WORLD=registry
+PYTHON_IMAGE=$official_python
+POSTGRES_IMAGE=$official_postgres
+MINIO_IMAGE=$official_minio
+S3_HEALTHCHECK="mc ready local"
+ENV
+    ;;
+  local)
+    cat >"$out" <<ENV
+STACK_WORLD=local
+LOCAL_DEBIAN_IMAGE=dagster-stack-local/debian:bookworm
+PYTHON_IMAGE=dagster-stack-local/python:3.11-bookworm
+POSTGRES_IMAGE=dagster-stack-local/postgres:15-bookworm
+MINIO_IMAGE=dagster-stack-local/s3:seaweedfs-4.48
+S3_HEALTHCHECK="curl -fsS http://127.0.0.1:9000/healthz"
+ENV
+    echo "Building local base images from Debian packages and PyPI:"
+    set -a; . "$out"; set +a
+    "$repo/deploy/local-images/build.sh"
+    ;;
+  *)
+    echo "STACK_WORLD must be registry, local or unset (auto), not '$world'" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,148 @@
+"""The live test stack, driven through the same doors a user has: compose, GraphQL, S3, Docker."""
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import boto3
+import docker
+from dagster_graphql import DagsterGraphQLClient
+
+REPO = Path(__file__).resolve().parents[2]
+# Always the test stack's own files: a user's .env, volumes and ports are never touched.
+TEST_ENV_FILES = {
+    "STACK_ENV": str(REPO / ".stack" / "test.env"),
+    "STACK_ENV_OVERRIDES": str(REPO / "tests" / "stack.env"),
+}
+TERMINAL_RUN_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}
+
+T = TypeVar("T")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not line.lstrip().startswith("#"):
+            values[key.strip()] = value.strip().strip('"')
+    return values
+
+
+def wait_until(what: str, probe: Callable[[], T | None], timeout: float, interval: float = 0.5) -> T:
+    """Polls `probe` until it returns something truthy; fails with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class Stack:
+    settings: dict[str, str]
+
+    @classmethod
+    def from_files(cls) -> "Stack":
+        settings: dict[str, str] = {}
+        for path in (TEST_ENV_FILES["STACK_ENV"], TEST_ENV_FILES["STACK_ENV_OVERRIDES"]):
+            settings.update(read_env_file(Path(path)))
+        # One tag for the whole session, even if the code is edited while the tests run.
+        settings["IMAGE_TAG"] = os.environ.get("IMAGE_TAG") or subprocess.run(
+            [str(REPO / "deploy" / "image-tag.sh")], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        return cls(settings)
+
+    @property
+    def project(self) -> str:
+        return self.settings["COMPOSE_PROJECT_NAME"]
+
+    @property
+    def network(self) -> str:
+        return self.settings["DAGSTER_NETWORK"]
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+        env = {**os.environ, **TEST_ENV_FILES, "IMAGE_TAG": self.settings["IMAGE_TAG"]}
+        return subprocess.run(
+            [str(REPO / "deploy" / "compose"), *args],
+            env=env, check=check, capture_output=True, text=True, timeout=timeout,
+        )
+
+    def services(self) -> list[dict]:
+        output = self.compose("ps", "--all", "--format", "json").stdout
+        # Compose prints one JSON object per line.
+        return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+    def config(self) -> dict:
+        return json.loads(self.compose("config", "--format", "json").stdout)
+
+    def code_location_images(self) -> dict[str, str]:
+        """Location name -> the image its running code server advertises as DAGSTER_CURRENT_IMAGE."""
+        client = docker.from_env()
+        images = {}
+        for container in client.containers.list(filters={"label": f"com.docker.compose.project={self.project}"}):
+            service = container.labels["com.docker.compose.service"]
+            if service.startswith("code-"):
+                env = dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
+                assert env["DAGSTER_CURRENT_IMAGE"] == container.attrs["Config"]["Image"], service
+                images[service.removeprefix("code-")] = env["DAGSTER_CURRENT_IMAGE"]
+        return images
+
+    def graphql(self) -> DagsterGraphQLClient:
+        return DagsterGraphQLClient("127.0.0.1", port_number=int(self.settings["DAGSTER_WEBSERVER_PORT"]))
+
+    def s3(self):
+        return boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{self.settings['S3_API_PORT']}",
+            aws_access_key_id=self.settings["MINIO_ROOT_USER"],
+            aws_secret_access_key=self.settings["MINIO_ROOT_PASSWORD"],
+            region_name="us-east-1",
+        )
+
+    def psql(self, sql: str) -> str:
+        """Runs SQL in the stack's Postgres (not published on the host) and returns the rows."""
+        user, db = self.settings["POSTGRES_USER"], self.settings["POSTGRES_DB"]
+        result = self.compose("exec", "-T", "postgres", "psql", "-U", user, "-d", db, "-At", "-c", sql)
+        return result.stdout.strip()
+
+    def run_containers(self) -> list:
+        client = docker.from_env()
+        return client.containers.list(all=True, filters={"label": "dagster/run_id", "network": self.network})
+
+    def run_container(self, run_id: str):
+        client = docker.from_env()
+        found = client.containers.list(all=True, filters={"label": f"dagster/run_id={run_id}"})
+        return found[0] if found else None
+
+    def wait_for_run(self, run_id: str, statuses=TERMINAL_RUN_STATUSES, timeout: float = 180) -> str:
+        client = self.graphql()
+
+        def status() -> str | None:
+            value = client.get_run_status(run_id).value
+            return value if value in statuses else None
+
+        return wait_until(f"run {run_id} to reach one of {sorted(statuses)}", status, timeout)
+
+    def diagnostics(self) -> str:
+        """`compose ps` and every service's logs, for a failed test."""
+        ps = self.compose("ps", "--all", check=False).stdout
+        logs = self.compose("logs", "--no-color", "--tail", "300", check=False).stdout
+        return f"=== docker compose ps\n{ps}\n=== docker compose logs\n{logs}"
+
+    def up(self) -> None:
+        result = self.compose("up", "-d", "--wait", "--wait-timeout", "300", "--no-build", check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"test stack did not become healthy:\n{result.stderr}\n{self.diagnostics()}")
+
+    def down(self) -> None:
+        for container in self.run_containers():
+            container.remove(force=True)
+        self.compose("down", "--volumes", "--remove-orphans", check=False)

@@ -1,0 +1,77 @@
+"""The stack comes up whole: every service healthy, every code location loaded, nothing exposed."""
+
+from .stack import REPO
+
+LONG_RUNNING = {"postgres", "minio", "webserver", "daemon"}
+ONE_SHOT = {"create-buckets", "migrate"}
+
+LOCATIONS_QUERY = """
+{
+  workspaceOrError {
+    __typename
+    ... on Workspace {
+      locationEntries {
+        name
+        locationOrLoadError {
+          __typename
+          ... on PythonError { message }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def code_location_folders() -> set[str]:
+    return {path.name for path in (REPO / "code_locations").iterdir() if (path / "pyproject.toml").exists()}
+
+
+def test_every_long_running_service_is_healthy(stack):
+    services = {service["Service"]: service for service in stack.services()}
+    expected = LONG_RUNNING | {f"code-{name}" for name in code_location_folders()}
+    assert expected <= services.keys()
+    for name in expected:
+        assert services[name]["State"] == "running", services[name]
+        assert services[name]["Health"] == "healthy", services[name]
+
+
+def test_init_services_completed_successfully(stack):
+    services = {service["Service"]: service for service in stack.services()}
+    for name in ONE_SHOT:
+        assert services[name]["State"] == "exited"
+        assert services[name]["ExitCode"] == 0, f"{name} failed:\n{stack.compose('logs', name).stdout}"
+
+
+def test_exactly_one_daemon(stack):
+    daemons = [service for service in stack.services() if service["Service"] == "daemon"]
+    assert len(daemons) == 1
+
+
+def test_every_code_location_loads_without_errors(stack):
+    result = stack.graphql()._execute(LOCATIONS_QUERY)
+    entries = {entry["name"]: entry["locationOrLoadError"] for entry in result["workspaceOrError"]["locationEntries"]}
+    assert set(entries) == code_location_folders()
+    for name, location in entries.items():
+        assert location["__typename"] == "RepositoryLocation", f"{name}: {location}"
+
+
+def test_code_servers_run_the_image_they_advertise(stack):
+    images = stack.code_location_images()
+    assert set(images) == code_location_folders()
+    for name, image in images.items():
+        assert image.endswith(f"/{name}:{stack.settings['IMAGE_TAG']}")
+
+
+def test_only_loopback_is_published_and_postgres_is_not(stack):
+    services = stack.config()["services"]
+    assert not services["postgres"].get("ports")
+    published = [port for service in services.values() for port in service.get("ports", [])]
+    assert published, "the UI and S3 ports should be published"
+    assert {port["host_ip"] for port in published} == {"127.0.0.1"}
+
+
+def test_buckets_exist(stack):
+    names = {bucket["Name"] for bucket in stack.s3().list_buckets()["Buckets"]}
+    for variable in ("LANDING_BUCKET", "IO_MANAGER_BUCKET", "COMPUTE_LOG_BUCKET"):
+        assert stack.settings[variable] in names

@@ -1,0 +1,98 @@
+"""The stack's configuration is consistent: dagster.yaml, workspace.yaml, docker-compose.yml and
+code_locations/ agree with each other, and the Postgres URL uses the driver we ship."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+import yaml
+from dagster_postgres.utils import get_conn_string
+
+REPO = Path(__file__).resolve().parents[2]
+ENV_REFERENCE = re.compile(r"\{env: ([A-Z0-9_]+)\}")
+
+
+def load_yaml(name: str) -> dict:
+    return yaml.safe_load((REPO / name).read_text())
+
+
+def code_locations() -> dict[str, dict]:
+    """Folder name -> the [tool.dagster] table of its pyproject.toml."""
+    return {
+        path.parent.name: tomllib.loads(path.read_text())["tool"]["dagster"]
+        for path in sorted((REPO / "code_locations").glob("*/pyproject.toml"))
+    }
+
+
+def instance_env_vars() -> set[str]:
+    return set(ENV_REFERENCE.findall((REPO / "dagster.yaml").read_text()))
+
+
+def test_there_are_at_least_two_code_locations():
+    assert len(code_locations()) >= 2
+
+
+def test_postgres_url_uses_psycopg2_which_the_images_ship():
+    # SQLAlchemy 2.1 maps a bare postgresql:// URL to psycopg 3; the images only ship psycopg2.
+    storage = load_yaml("dagster.yaml")["storage"]["postgres"]["postgres_db"]
+    url = get_conn_string(
+        username="user", password="secret", hostname="postgres", db_name="dagster", scheme=storage["scheme"]
+    )
+    engine = sqlalchemy.create_engine(url)
+    assert engine.dialect.driver == "psycopg2"
+
+
+def test_run_workers_receive_every_variable_the_instance_config_reads():
+    # A run worker rehydrates the whole instance config, so each {env: X} must reach it.
+    launcher_env = set(load_yaml("dagster.yaml")["run_launcher"]["config"]["env_vars"])
+    assert instance_env_vars() <= launcher_env
+
+
+def test_dagster_services_set_every_variable_run_workers_need():
+    compose = load_yaml("docker-compose.yml")
+    launcher_env = set(load_yaml("dagster.yaml")["run_launcher"]["config"]["env_vars"])
+    daemon_env = set(compose["services"]["daemon"]["environment"])
+    assert launcher_env <= daemon_env
+
+
+def test_every_code_location_has_a_server_and_a_workspace_entry():
+    services = load_yaml("docker-compose.yml")["services"]
+    workspace = {
+        entry["grpc_server"]["location_name"]: entry["grpc_server"]
+        for entry in load_yaml("workspace.yaml")["load_from"]
+    }
+    assert set(workspace) == set(code_locations())
+    for name, tool in code_locations().items():
+        service = services[f"code-{name}"]
+        assert workspace[name]["host"] == f"code-{name}"
+        assert service["command"][:3] == ["dagster", "code-server", "start"]
+        assert service["command"][-1] == tool["module_name"]
+        assert service["build"]["args"]["LOCATION"] == name
+        assert service["environment"]["DAGSTER_CURRENT_IMAGE"] == service["image"]
+
+
+def test_every_long_running_service_has_a_healthcheck_and_restart_policy():
+    services = load_yaml("docker-compose.yml")["services"]
+    for name, service in services.items():
+        if service.get("restart") == "no":
+            continue
+        assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+        assert service.get("restart") == "unless-stopped", f"{name} has no restart policy"
+
+
+def test_healthchecks_need_no_engine_newer_than_20_10():
+    services = load_yaml("docker-compose.yml")["services"]
+    for name, service in services.items():
+        assert "start_interval" not in service.get("healthcheck", {}), name
+
+
+@pytest.mark.parametrize("name", sorted(code_locations()))
+def test_code_location_definitions_load_and_validate(name, monkeypatch):
+    import importlib
+
+    import dagster as dg
+
+    module = importlib.import_module(code_locations()[name]["module_name"])
+    dg.Definitions.validate_loadable(module.defs)
