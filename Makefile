@@ -12,7 +12,7 @@ EXTRA_CA_BUNDLE ?= $(or $(PIP_CERT),$(REQUESTS_CA_BUNDLE),$(SSL_CERT_FILE))
 TEST_STACK := STACK_ENV=.stack/test.env STACK_ENV_OVERRIDES=tests/stack.env
 LOCKS := deploy/requirements.lock $(wildcard code_locations/*/requirements.lock) tests/requirements.lock
 
-.PHONY: help up down clean ps logs test test-unit test-integration images docker lock
+.PHONY: help up down clean ps logs drop test test-unit test-integration images docker lock
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,6 +39,13 @@ ps: docker ## Show the stack's services and their health
 
 logs: docker ## Follow every service's logs (SERVICE=name for one)
 	@$(COMPOSE) logs -f --tail=200 $${SERVICE:-}
+
+drop: ## Upload FILE=path into the landing bucket (KEY=name to store it under another key)
+	@file="$(FILE)"; \
+	if [ -z "$$file" ]; then echo "usage: make drop FILE=samples/orders-2024-05-01.csv [KEY=incoming/orders.csv]"; exit 2; fi; \
+	if [ ! -f "$$file" ]; then echo "error: '$$file' is not a file"; exit 2; fi; \
+	key="$(KEY)"; key="$${key:-$$(basename "$$file")}"; \
+	$(COMPOSE) exec -T webserver python /opt/dagster/deploy/drop.py "$$key" < "$$file"
 
 test: test-unit test-integration ## Unit tests, then integration tests against a throwaway test stack
 

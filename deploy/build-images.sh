@@ -24,3 +24,11 @@ echo "Building code-location images:" $code_servers
 # shellcheck disable=SC2086 # one word per service
 "$here/compose" build $code_servers
 echo "Images built in $((SECONDS - started)) s."
+
+# Older tags of our images are superseded; Docker keeps any that a container (running or
+# stopped, e.g. a finished run kept for `docker logs`) still uses.
+repos="$(echo "$ours" | sed 's/:.*//' | sort -u)"
+for repo in $repos; do
+  docker image ls --format '{{.Repository}}:{{.Tag}}' "$repo" | grep -v ":$IMAGE_TAG\$" \
+    | xargs -r docker image rm >/dev/null 2>&1 || true
+done

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +15,32 @@ import docker
 from dagster_graphql import DagsterGraphQLClient
 
 REPO = Path(__file__).resolve().parents[2]
-# Always the test stack's own files: a user's .env, volumes and ports are never touched.
+# The test stack's own files: a user's .env, volumes and ports are never touched.
 TEST_ENV_FILES = {
     "STACK_ENV": str(REPO / ".stack" / "test.env"),
     "STACK_ENV_OVERRIDES": str(REPO / "tests" / "stack.env"),
 }
 TERMINAL_RUN_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}
+QUOTE = '"'
+LANDING_SENSOR = {
+    "repositoryLocationName": "ingestion",
+    "repositoryName": "__repository__",
+    "sensorName": "landing_sensor",
+}
+RUNS_BY_TAG = """
+query ($key: String!, $value: String!) {
+  runsOrError(filter: {tags: [{key: $key, value: $value}]}) {
+    ... on Runs { results { runId status creationTime startTime endTime } }
+  }
+}
+"""
+SENSOR_TICKS = """
+query ($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) {
+    ... on Sensor { sensorState { ticks(limit: 10) { timestamp status } } }
+  }
+}
+"""
 
 T = TypeVar("T")
 
@@ -48,17 +69,20 @@ def wait_until(what: str, probe: Callable[[], T | None], timeout: float, interva
 @dataclass
 class Stack:
     settings: dict[str, str]
+    env_files: dict[str, str]
 
     @classmethod
-    def from_files(cls) -> "Stack":
+    def from_files(cls, env_files: dict[str, str] = TEST_ENV_FILES) -> "Stack":
+        """A stack whose secrets are in env_files["STACK_ENV"] and project name and ports in
+        env_files["STACK_ENV_OVERRIDES"] (see deploy/compose)."""
         settings: dict[str, str] = {}
-        for path in (TEST_ENV_FILES["STACK_ENV"], TEST_ENV_FILES["STACK_ENV_OVERRIDES"]):
+        for path in (env_files["STACK_ENV"], env_files["STACK_ENV_OVERRIDES"]):
             settings.update(read_env_file(Path(path)))
         # One tag for the whole session, even if the code is edited while the tests run.
         settings["IMAGE_TAG"] = os.environ.get("IMAGE_TAG") or subprocess.run(
             [str(REPO / "deploy" / "image-tag.sh")], check=True, capture_output=True, text=True
         ).stdout.strip()
-        return cls(settings)
+        return cls(settings, env_files)
 
     @property
     def project(self) -> str:
@@ -69,7 +93,7 @@ class Stack:
         return self.settings["DAGSTER_NETWORK"]
 
     def compose(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-        env = {**os.environ, **TEST_ENV_FILES, "IMAGE_TAG": self.settings["IMAGE_TAG"]}
+        env = {**os.environ, **self.env_files, "IMAGE_TAG": self.settings["IMAGE_TAG"]}
         return subprocess.run(
             [str(REPO / "deploy" / "compose"), *args],
             env=env, check=check, capture_output=True, text=True, timeout=timeout,
@@ -94,6 +118,45 @@ class Stack:
                 assert env["DAGSTER_CURRENT_IMAGE"] == container.attrs["Config"]["Image"], service
                 images[service.removeprefix("code-")] = env["DAGSTER_CURRENT_IMAGE"]
         return images
+
+    def query(self, document: str, variables: dict | None = None) -> dict:
+        """Posts a GraphQL document to the webserver, as the UI does; fails on GraphQL errors."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.settings['DAGSTER_WEBSERVER_PORT']}/graphql",
+            data=json.dumps({"query": document, "variables": variables or {}}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = json.load(response)
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+    def runs_tagged(self, key: str, value: str) -> list[dict]:
+        return self.query(RUNS_BY_TAG, {"key": key, "value": value})["runsOrError"]["results"]
+
+    def drop(self, key: str, body: bytes) -> str:
+        """Uploads into the landing bucket as a user would; returns the run key the sensor will use."""
+        etag = self.s3().put_object(Bucket=self.settings["LANDING_BUCKET"], Key=key, Body=body)["ETag"]
+        return f"{key}@{etag.strip(QUOTE)}"
+
+    def wait_for_sensor_run(self, run_key: str, timeout: float = 120) -> dict:
+        """The finished run the landing sensor started for `run_key`."""
+
+        def finished():
+            runs = self.runs_tagged("dagster/run_key", run_key)
+            return runs[0] if runs and runs[0]["status"] in TERMINAL_RUN_STATUSES else None
+
+        return wait_until(f"a finished sensor run for {run_key}", finished, timeout)
+
+    def wait_for_sensor_ticks(self, count: int, since: float, timeout: float = 60) -> None:
+        """Waits until the landing sensor has completed `count` ticks that started after `since`."""
+
+        def ticked():
+            state = self.query(SENSOR_TICKS, {"selector": LANDING_SENSOR})["sensorOrError"]["sensorState"]
+            done = [t for t in state["ticks"] if t["timestamp"] > since and t["status"] != "STARTED"]
+            return len(done) >= count
+
+        wait_until(f"{count} landing sensor ticks", ticked, timeout)
 
     def graphql(self) -> DagsterGraphQLClient:
         return DagsterGraphQLClient("127.0.0.1", port_number=int(self.settings["DAGSTER_WEBSERVER_PORT"]))

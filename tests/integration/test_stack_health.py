@@ -49,7 +49,7 @@ def test_exactly_one_daemon(stack):
 
 
 def test_every_code_location_loads_without_errors(stack):
-    result = stack.graphql()._execute(LOCATIONS_QUERY)
+    result = stack.query(LOCATIONS_QUERY)
     entries = {entry["name"]: entry["locationOrLoadError"] for entry in result["workspaceOrError"]["locationEntries"]}
     assert set(entries) == code_location_folders()
     for name, location in entries.items():

@@ -1,0 +1,86 @@
+"""The orders table: its CSV contract, its Arrow schema and the Dagster type that checks it."""
+
+from dataclasses import dataclass
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+# The exact header a dropped CSV must have, in this order.
+ORDERS_SCHEMA = pa.schema(
+    [
+        pa.field("order_id", pa.int64()),
+        pa.field("order_date", pa.date32()),
+        pa.field("customer_id", pa.string()),
+        pa.field("product", pa.string()),
+        pa.field("quantity", pa.int64()),
+        pa.field("unit_price", pa.float64()),
+    ]
+)
+ORDERS_COLUMNS = tuple(ORDERS_SCHEMA.names)
+
+COLUMN_DESCRIPTIONS = {
+    "order_id": "Order number, unique within a file",
+    "order_date": "Day the order was placed (YYYY-MM-DD)",
+    "customer_id": "Customer reference; may be empty",
+    "product": "Product name",
+    "quantity": "Units ordered (integer)",
+    "unit_price": "Price per unit (decimal, dot separator)",
+}
+
+
+@dataclass(frozen=True)
+class StagedParquet:
+    """A Parquet file on local disk, written batch by batch, that the IO manager uploads.
+
+    The ingestion asset returns this handle instead of an in-memory table so that a 200 MB CSV
+    never has to fit in memory at once; the IO manager still decides where it is stored.
+    """
+
+    path: str
+    num_rows: int
+
+
+def _schema_of(value: object) -> pa.Schema | None:
+    if isinstance(value, pa.Table):
+        return value.schema
+    if isinstance(value, StagedParquet):
+        return pq.read_schema(value.path)
+    if isinstance(value, pq.ParquetFile):
+        return value.schema_arrow
+    return None
+
+
+def _check_orders(_context: dg.TypeCheckContext, value: object) -> dg.TypeCheck:
+    schema = _schema_of(value)
+    if schema is None:
+        return dg.TypeCheck(
+            success=False,
+            description=f"Expected a pyarrow Table, StagedParquet or ParquetFile, got {type(value).__name__}.",
+        )
+    # Compare names and types only: Parquet round trips add field metadata.
+    actual = [(field.name, str(field.type)) for field in schema]
+    expected = [(field.name, str(field.type)) for field in ORDERS_SCHEMA]
+    if actual != expected:
+        return dg.TypeCheck(
+            success=False,
+            description="The table's columns do not match the orders schema.",
+            metadata={"expected": str(expected), "actual": str(actual)},
+        )
+    return dg.TypeCheck(success=True, metadata={"columns": len(actual)})
+
+
+OrdersTable = dg.DagsterType(
+    name="OrdersTable",
+    type_check_fn=_check_orders,
+    description="A table with exactly the orders columns and Arrow types (see ORDERS_SCHEMA).",
+)
+
+
+# The same contract as Dagster column metadata (shown on the asset page and each materialization).
+ORDERS_TABLE_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn(name=field.name, type=str(field.type), description=COLUMN_DESCRIPTIONS[field.name])
+        for field in ORDERS_SCHEMA
+    ]
+)

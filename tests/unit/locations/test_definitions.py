@@ -1,0 +1,22 @@
+import dagster as dg
+
+
+def test_ingestion_names_the_stack_relies_on():
+    from ingestion.definitions import defs
+
+    assert defs.resolve_job_def("inventory_job")
+    job = defs.resolve_job_def("ingest_orders_job")
+    assert job.tags["stack/pool"] == "ingestion"
+    assert defs.resolve_sensor_def("landing_sensor").minimum_interval_seconds == 5
+    checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
+    assert checks == {"orders_schema_matches", "orders_row_count", "orders_null_rate", "orders_unique_ids"}
+
+
+def test_analytics_depends_on_ingestion_by_key():
+    from analytics.definitions import defs
+
+    summary = defs.resolve_assets_def(dg.AssetKey(["analytics", "daily_order_summary"]))
+    assert dg.AssetKey(["ingestion", "orders"]) in summary.dependency_keys
+    for name in ("smoke_job", "hold_job", "daily_summary_job", "storage_report_job"):
+        assert defs.resolve_job_def(name)
+    assert defs.resolve_schedule_def("daily_summary_job_schedule").cron_schedule == "0 1 * * *"

@@ -1,0 +1,84 @@
+"""The orders asset and its checks, materialized against a real S3 server."""
+
+import json
+
+import dagster as dg
+import pytest
+from ingestion.checks import orders_checks
+from ingestion.definitions import defs
+from ingestion.assets import orders
+
+
+def materialize(instance, key):
+    instance.add_dynamic_partitions("dropped_files", [key])
+    resources = {name: defs.resources[name] for name in ("landing", "parquet_io_manager", "io_manager")}
+    return dg.materialize(
+        [orders, *orders_checks], partition_key=key, resources=resources, instance=instance, raise_on_error=False
+    )
+
+
+def keys(client, bucket, prefix=""):
+    return sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []))
+
+
+def check_results(result):
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_good_file_is_stored_as_parquet_archived_and_checked(drop, s3_client, landing_bucket, io_bucket, instance):
+    key = "drops/2024/commandes été 2024.csv"
+    drop(key, "commandes été 2024.csv")
+    result = materialize(instance, key)
+    assert result.success
+    assert keys(s3_client, io_bucket) == [f"ingestion/orders/{key}.parquet"]
+    assert keys(s3_client, landing_bucket) == [f"processed/{key}"]
+    metadata = result.asset_materializations_for_node("ingestion__orders")[0].metadata
+    assert metadata["dagster/row_count"].value == 12
+    assert "data:image/png;base64," in metadata["rows_per_day"].value
+    assert "Tasse céramique" in metadata["preview"].value or "| order_id |" in metadata["preview"].value
+    assert [c.name for c in metadata["dagster/column_schema"].schema.columns][0] == "order_id"
+    checks = check_results(result)
+    assert checks["orders_schema_matches"].passed
+    assert all(check.passed for check in checks.values()) and len(checks) == 4
+
+
+def test_messy_file_passes_but_warns(drop, instance):
+    drop("messy.csv", "orders-with-warnings.csv")
+    result = materialize(instance, "messy.csv")
+    assert result.success
+    checks = check_results(result)
+    assert checks["orders_schema_matches"].passed and checks["orders_row_count"].passed
+    for name in ("orders_null_rate", "orders_unique_ids"):
+        assert not checks[name].passed and checks[name].severity == dg.AssetCheckSeverity.WARN
+    assert checks["orders_unique_ids"].metadata["duplicate_rows"].value == 1
+
+
+@pytest.mark.parametrize(
+    "sample, key, words",
+    [
+        ("bad-empty.csv", "empty.csv", "empty (0 bytes)"),
+        ("bad-header-only.csv", "in/header only.csv", "no data rows"),
+        ("bad-wrong-types.csv", "types.csv", "line 3, column 'quantity'"),
+        ("bad-latin1.csv", "ñ/latin1.csv", "not UTF-8"),
+        ("bad-binary.csv", "binary.csv", "binary file"),
+        ("bad-unsupported.json", "orders.json", "unsupported file type"),
+    ],
+)
+def test_bad_file_is_quarantined_with_a_report(sample, key, words, drop, s3_client, landing_bucket, io_bucket, instance):
+    drop(key, sample)
+    result = materialize(instance, key)
+    assert not result.success
+    failure = [e for e in result.all_events if e.is_step_failure][0]
+    assert words in failure.step_failure_data.error.message
+    assert keys(s3_client, landing_bucket) == sorted([f"quarantine/{key}", f"quarantine/{key}.error.json"])
+    report = json.loads(s3_client.get_object(Bucket=landing_bucket, Key=f"quarantine/{key}.error.json")["Body"].read())
+    assert report["file"] == key and words.split(",")[0] in report["message"]
+    assert report["source"] == f"s3://{landing_bucket}/{key}" and report["run_id"] == result.run_id
+    assert keys(s3_client, io_bucket) == []
+
+
+def test_rematerializing_reads_the_processed_copy(drop, s3_client, landing_bucket, instance):
+    drop("again.csv", "orders-2024-05-01.csv")
+    assert materialize(instance, "again.csv").success
+    second = materialize(instance, "again.csv")
+    assert second.success and keys(s3_client, landing_bucket) == ["processed/again.csv"]

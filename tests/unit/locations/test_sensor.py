@@ -1,0 +1,82 @@
+"""The landing sensor against a real S3 server, tick after tick, and its pure cursor logic."""
+
+import json
+
+import dagster as dg
+from ingestion.listing import Cursor, LandedObject, select_new
+from ingestion.resources import LandingZone, s3
+from ingestion.sensors import landing_sensor
+
+
+def tick(instance, cursor=None):
+    landing = LandingZone(s3=s3, bucket=dg.EnvVar("LANDING_BUCKET"))
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"landing": landing}) as context:
+        result = landing_sensor(context)
+    partitions = [key for request in result.dynamic_partitions_requests for key in request.partition_keys]
+    return result, partitions
+
+
+def test_ticks_request_one_run_per_new_object_version(drop, s3_client, landing_bucket, instance):
+    a = drop("a.csv", "orders-2024-05-01.csv")
+    drop("nested/deeper/commandes été 2024.csv", "commandes été 2024.csv")
+    drop("processed/old.csv", body=b"ignored")
+    drop("quarantine/bad.csv.error.json", body=b"{}")
+
+    first, partitions = tick(instance)
+    assert {r.run_key for r in first.run_requests} == {
+        f"a.csv@{a['ETag'].strip(chr(34))}",
+        f"nested/deeper/commandes été 2024.csv@{s3_client.head_object(Bucket=landing_bucket, Key='nested/deeper/commandes été 2024.csv')['ETag'].strip(chr(34))}",
+    }
+    assert sorted(partitions) == ["a.csv", "nested/deeper/commandes été 2024.csv"]
+    assert all(r.tags["stack/pool"] == "ingestion" for r in first.run_requests)
+    assert {r.partition_key for r in first.run_requests} == set(partitions)
+
+    quiet, _ = tick(instance, first.cursor)
+    assert not quiet.run_requests and "No new objects" in quiet.skip_reason.skip_message
+
+    # Identical bytes again: same ETag, so nothing new (and the run key would match anyway).
+    drop("a.csv", "orders-2024-05-01.csv")
+    again, _ = tick(instance, first.cursor)
+    assert not again.run_requests
+
+    # New bytes under the same key: a new run for the same partition.
+    changed = drop("a.csv", "orders-with-warnings.csv")
+    overwrite, partitions = tick(instance, again.cursor)
+    assert [r.run_key for r in overwrite.run_requests] == [f"a.csv@{changed['ETag'].strip(chr(34))}"]
+    assert partitions == ["a.csv"]
+
+
+def test_cursor_survives_its_object_being_deleted(drop, s3_client, landing_bucket, instance):
+    drop("one.csv", body=b"1")
+    drop("two.csv", body=b"2")
+    first, _ = tick(instance)
+    newest = json.loads(first.cursor)
+    for key in ("one.csv", "two.csv"):
+        s3_client.delete_object(Bucket=landing_bucket, Key=key)
+    drop("three.csv", body=b"3")
+    second, _ = tick(instance, first.cursor)
+    assert [r.partition_key for r in second.run_requests] == ["three.csv"]
+    assert json.loads(second.cursor)["last_modified"] >= newest["last_modified"]
+
+
+def test_objects_sharing_a_timestamp_are_told_apart_by_key():
+    def obj(key, etag="e", at=100.0):
+        return LandedObject(key=key, etag=etag, last_modified=at, size=1)
+
+    first = select_new([obj("a"), obj("b")], Cursor(), lookback=0, limit=100)
+    assert [o.key for o in first.new] == ["a", "b"] and first.cursor.last_modified == 100.0
+    # Another object lands in the same second after the tick: still new.
+    second = select_new([obj("a"), obj("b"), obj("c")], first.cursor, lookback=0, limit=100)
+    assert [o.key for o in second.new] == ["c"]
+    assert set(second.cursor.seen) == {"a", "b", "c"}
+    # Older than the cursor (beyond the lookback) is not reconsidered; a newer second resets `seen`.
+    third = select_new([obj("old", at=50.0), obj("d", at=101.0)], second.cursor, lookback=0, limit=100)
+    assert [o.key for o in third.new] == ["d"] and set(third.cursor.seen) == {"d"}
+
+
+def test_limit_per_tick_defers_the_rest_without_losing_them():
+    objects = [LandedObject(key=f"k{i}", etag="e", last_modified=100.0, size=1) for i in range(5)]
+    first = select_new(objects, Cursor(), lookback=30, limit=2)
+    second = select_new(objects, Cursor.from_json(first.cursor.to_json()), lookback=30, limit=2)
+    third = select_new(objects, second.cursor, lookback=30, limit=2)
+    assert [o.key for s in (first, second, third) for o in s.new] == [f"k{i}" for i in range(5)]
