@@ -10,9 +10,10 @@ PYTEST := $(VENV)/bin/pytest
 EXTRA_CA_BUNDLE ?= $(or $(PIP_CERT),$(REQUESTS_CA_BUNDLE),$(SSL_CERT_FILE))
 # The test stack: its own project name, network, ports and credentials (never the user's).
 TEST_STACK := STACK_ENV=.stack/test.env STACK_ENV_OVERRIDES=tests/stack.env
+BENCH_STACK := STACK_ENV=.stack/bench.env STACK_ENV_OVERRIDES=bench/stack.env
 LOCKS := deploy/requirements.lock $(wildcard code_locations/*/requirements.lock) tests/requirements.lock
 
-.PHONY: help up down clean ps logs drop test test-unit test-integration images docker lock
+.PHONY: help up down clean ps logs drop bench bench-smoke test test-unit test-integration images docker lock
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -47,7 +48,7 @@ drop: ## Upload FILE=path into the landing bucket (KEY=name to store it under an
 	key="$(KEY)"; key="$${key:-$$(basename "$$file")}"; \
 	$(COMPOSE) exec -T webserver python /opt/dagster/deploy/drop.py "$$key" < "$$file"
 
-test: test-unit test-integration ## Unit tests, then integration tests against a throwaway test stack
+test: test-unit bench-smoke test-integration ## Unit tests, a quick bench, then integration tests on a throwaway test stack
 
 test-unit: $(VENV)/.installed ## Fast tests, no Docker: definitions load, config is sound
 	$(PYTEST) tests/unit
@@ -56,6 +57,15 @@ test-integration: $(VENV)/.installed docker .stack/images.env ## Live-stack test
 	@deploy/ensure-env.sh .stack/test.env >/dev/null
 	@export IMAGE_TAG="$$(deploy/image-tag.sh)"; \
 	  $(TEST_STACK) deploy/build-images.sh && $(TEST_STACK) $(PYTEST) tests/integration
+
+bench: $(VENV)/.installed docker .stack/images.env ## Measure on a stack of its own: cold up, launch and drop latency, a burst, memory, sizes (QUICK=1, REBUILD=1)
+	@deploy/ensure-env.sh .stack/bench.env >/dev/null
+	@export IMAGE_TAG="$$(deploy/image-tag.sh)"; \
+	  $(BENCH_STACK) deploy/build-images.sh && \
+	  $(BENCH_STACK) $(VENV)/bin/python -m bench.run $(if $(QUICK),--quick) $(if $(REBUILD),--rebuild)
+
+bench-smoke: ## The benchmark in quick mode: proves the harness works, judges no speed
+	@$(MAKE) --no-print-directory bench QUICK=1
 
 images: docker .stack/images.env .env ## Build the stack's images (only what changed)
 	@deploy/build-images.sh

@@ -11,7 +11,9 @@ from ingestion.resources import LandingZone
 
 # Read at import because Dagster needs the interval when it loads the sensor; it is the only
 # setting read that way. Everything else is resolved from resources at tick time.
-INTERVAL_SECONDS = int(os.environ.get("LANDING_SENSOR_INTERVAL_SECONDS", "5"))
+# The daemon looks at sensors every 5 s; an interval of 5 would often just miss a look and wait
+# 10 s, so the default 3 means "at every look".
+INTERVAL_SECONDS = int(os.environ.get("LANDING_SENSOR_INTERVAL_SECONDS", "3"))
 # Objects this many seconds older than the newest one handled are still compared with the cursor.
 # S3 stamps a multipart upload with its start time, so this must outlast the slowest upload.
 LOOKBACK_SECONDS = 600.0
