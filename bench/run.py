@@ -107,16 +107,23 @@ def launches(stack: Stack, count: int) -> dict:
 
 
 def drops(stack: Stack, count: int) -> dict:
-    durations = []
+    durations, sensor_lags, breakdowns = [], [], []
     prefix = f"bench/single-{uuid.uuid4().hex[:8]}"
     for i in range(count):
         progress(f"file drop {i + 1}/{count}")
-        started = time.monotonic()
+        started, uploaded_at = time.monotonic(), time.time()
         run = stack.wait_for_sensor_run(stack.drop(f"{prefix}/orders-{i}.csv", orders_csv(20, 100 * i)), timeout=180)
         if run["status"] != "SUCCESS":
             raise RuntimeError(f"drop run {run['runId']} ended {run['status']}")
         durations.append(time.monotonic() - started)
-    return summary(durations)
+        sensor_lags.append(run["creationTime"] - uploaded_at)
+        breakdowns.append(run_breakdown(stack, run["runId"]))
+    return {
+        **summary(durations),
+        "median_upload_to_run_created_s": round(statistics.median(sensor_lags), 2),
+        "median_queued_to_started_s": round(statistics.median(b["queued_to_started_s"] for b in breakdowns), 2),
+        "median_started_to_finished_s": round(statistics.median(b["started_to_finished_s"] for b in breakdowns), 2),
+    }
 
 
 SENSOR_RUNS_SINCE = """
@@ -244,6 +251,8 @@ def markdown(report: dict) -> str:
         ("  queued -> started / started -> finished (medians)",
          f"{m['launch']['median_queued_to_started_s']} s / {m['launch']['median_started_to_finished_s']} s"),
         ("file drop -> SUCCESS", "p50 {p50_s} s, p95 {p95_s} s, min {min_s} s, max {max_s} s (n={n})".format(**m["drop"])),
+        ("  upload -> run created / queued -> started / started -> finished (medians)",
+         "{median_upload_to_run_created_s} s / {median_queued_to_started_s} s / {median_started_to_finished_s} s".format(**m["drop"])),
         ("burst", "{files} files in {wall_s} s = {runs_per_s} runs/s; runs {runs}, duplicates {duplicate_runs}, "
          "outputs {outputs_present}: exactly once {exactly_once}".format(**m["burst"])),
     ]

@@ -2,7 +2,7 @@
 
 from .stack import REPO
 
-LONG_RUNNING = {"postgres", "minio", "webserver", "daemon"}
+LONG_RUNNING = {"postgres", "minio", "webserver", "daemon", "run-janitor"}
 ONE_SHOT = {"create-buckets", "migrate"}
 
 LOCATIONS_QUERY = """
