@@ -13,7 +13,7 @@ TEST_STACK := STACK_ENV=.stack/test.env STACK_ENV_OVERRIDES=tests/stack.env
 BENCH_STACK := STACK_ENV=.stack/bench.env STACK_ENV_OVERRIDES=bench/stack.env
 LOCKS := deploy/requirements.lock $(wildcard code_locations/*/requirements.lock) tests/requirements.lock
 
-.PHONY: help up down clean ps logs drop bench bench-smoke test test-unit test-integration images docker lock
+.PHONY: help up down clean ps logs backup restore drop bench bench-smoke test test-unit test-integration images docker lock
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -40,6 +40,12 @@ ps: docker ## Show the stack's services and their health
 
 logs: docker ## Follow every service's logs (SERVICE=name for one)
 	@$(COMPOSE) logs -f --tail=200 $${SERVICE:-}
+
+backup: docker ## Dump the stack's Postgres to backups/ (consistent while running) and list what else holds state
+	@deploy/backup.sh
+
+restore: docker ## Restore FILE=backups/<dump> into the running stack, replacing its history (asks; YES=1 skips)
+	@deploy/restore.sh "$(FILE)"
 
 drop: ## Upload FILE=path into the landing bucket (KEY=name to store it under another key)
 	@file="$(FILE)"; \

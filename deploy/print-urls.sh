@@ -2,10 +2,9 @@
 # Tells the user where the running stack is and which world (image source) it runs in.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-set -a
+# Plain shell variables, never exported: exported, they would override compose's env files.
 . "${STACK_ENV:-$repo/.env}"
 . "$repo/.stack/images.env"
-set +a
 host="${BIND_ADDRESS:-127.0.0.1}"
 [ "$host" = 0.0.0.0 ] && host=localhost
 

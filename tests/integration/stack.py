@@ -92,12 +92,23 @@ class Stack:
     def network(self) -> str:
         return self.settings["DAGSTER_NETWORK"]
 
-    def compose(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-        env = {**os.environ, **self.env_files, "IMAGE_TAG": self.settings["IMAGE_TAG"]}
-        return subprocess.run(
-            [str(REPO / "deploy" / "compose"), *args],
-            env=env, check=check, capture_output=True, text=True, timeout=timeout,
+    def deploy_script(
+        self, name: str, *args: str, env: dict | None = None, check: bool = True, timeout: float = 600
+    ) -> subprocess.CompletedProcess:
+        """Runs deploy/<name> against this stack, as the Makefile would."""
+        full_env = {**os.environ, **self.env_files, "IMAGE_TAG": self.settings["IMAGE_TAG"], **(env or {})}
+        result = subprocess.run(
+            [str(REPO / "deploy" / name), *args],
+            env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
         )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"deploy/{name} {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+        return self.deploy_script("compose", *args, check=check, timeout=timeout)
 
     def services(self) -> list[dict]:
         output = self.compose("ps", "--all", "--format", "json").stdout
@@ -175,6 +186,14 @@ class Stack:
         user, db = self.settings["POSTGRES_USER"], self.settings["POSTGRES_DB"]
         result = self.compose("exec", "-T", "postgres", "psql", "-U", user, "-d", db, "-At", "-c", sql)
         return result.stdout.strip()
+
+    def assert_isolated(self) -> None:
+        """Every container of this stack is on its own network only: never on a user's stack."""
+        client = docker.from_env()
+        containers = client.containers.list(all=True, filters={"label": f"com.docker.compose.project={self.project}"})
+        for container in containers:
+            networks = set(container.attrs["NetworkSettings"]["Networks"])
+            assert networks == {self.network}, f"{container.name} is on {networks}, not only {self.network}"
 
     def run_containers(self) -> list:
         client = docker.from_env()

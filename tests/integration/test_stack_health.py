@@ -43,6 +43,11 @@ def test_init_services_completed_successfully(stack):
         assert services[name]["ExitCode"] == 0, f"{name} failed:\n{stack.compose('logs', name).stdout}"
 
 
+def test_test_stack_is_isolated_from_any_user_stack(stack):
+    stack.assert_isolated()
+    assert stack.project != "dagster-stack" and stack.network != "dagster_stack"
+
+
 def test_exactly_one_daemon(stack):
     daemons = [service for service in stack.services() if service["Service"] == "daemon"]
     assert len(daemons) == 1

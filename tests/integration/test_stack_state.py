@@ -1,0 +1,34 @@
+"""State survives what operators do to it: a backup restored into a fresh database brings the
+run history back. (Named to run last: it replaces the test stack's database.)"""
+
+import re
+from pathlib import Path
+
+RUN_IDS = "{ runsOrError { ... on Runs { results { runId status } } } }"
+
+
+def test_backup_restores_into_a_fresh_database(stack):
+    run_id = stack.graphql().submit_job_execution(
+        "smoke_job", repository_location_name="analytics", repository_name="__repository__"
+    )
+    assert stack.wait_for_run(run_id) == "SUCCESS"
+    before = {run["runId"]: run["status"] for run in stack.query(RUN_IDS)["runsOrError"]["results"]}
+    events_before = stack.psql("SELECT count(*) FROM event_logs")
+
+    backup = stack.deploy_script("backup.sh")
+    dump = Path(re.search(r"Wrote (\S+\.dump)", backup.stdout).group(1))
+    try:
+        assert "the S3 volume" in backup.stdout, "the backup should say what else holds state"
+        stack.compose("stop", "webserver", "daemon")
+        stack.psql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        assert stack.psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == "0"
+
+        stack.deploy_script("restore.sh", str(dump), env={"YES": "1"})
+
+        stack.assert_isolated()
+        after = {run["runId"]: run["status"] for run in stack.query(RUN_IDS)["runsOrError"]["results"]}
+        assert after == before
+        assert after[run_id] == "SUCCESS"
+        assert stack.psql("SELECT count(*) FROM event_logs") == events_before
+    finally:
+        dump.unlink(missing_ok=True)
