@@ -22,5 +22,5 @@ RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin dagster \
  && chown dagster:dagster "$DAGSTER_HOME"
 
 COPY dagster.yaml workspace.yaml /opt/dagster/home/
-COPY deploy/cached-check deploy/create_buckets.py deploy/drop.py deploy/prune_run_containers.py /opt/dagster/deploy/
+COPY deploy/cached-check deploy/create_buckets.py deploy/drop.py deploy/prepare_database.py deploy/prune_run_containers.py /opt/dagster/deploy/
 WORKDIR /opt/dagster/app

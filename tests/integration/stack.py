@@ -195,6 +195,16 @@ class Stack:
             networks = set(container.attrs["NetworkSettings"]["Networks"])
             assert networks == {self.network}, f"{container.name} is on {networks}, not only {self.network}"
 
+    def service_containers(self, *services: str) -> list:
+        client = docker.from_env()
+        return [
+            container
+            for service in services
+            for container in client.containers.list(
+                filters={"label": [f"com.docker.compose.project={self.project}", f"com.docker.compose.service={service}"]}
+            )
+        ]
+
     def run_containers(self) -> list:
         client = docker.from_env()
         return client.containers.list(all=True, filters={"label": "dagster/run_id", "network": self.network})
