@@ -11,6 +11,8 @@ EXTRA_CA_BUNDLE ?= $(or $(PIP_CERT),$(REQUESTS_CA_BUNDLE),$(SSL_CERT_FILE))
 # The test stack: its own project name, network, ports and credentials (never the user's).
 TEST_STACK := STACK_ENV=.stack/test.env STACK_ENV_OVERRIDES=tests/stack.env
 BENCH_STACK := STACK_ENV=.stack/bench.env STACK_ENV_OVERRIDES=bench/stack.env
+# uv ships its own CA roots; the host's store also holds a TLS-inspecting proxy's CA, if any.
+export UV_SYSTEM_CERTS := 1
 LOCKS := deploy/requirements.lock $(wildcard code_locations/*/requirements.lock) tests/requirements.lock
 
 .PHONY: help up down clean ps logs backup restore drop bench bench-smoke test test-unit test-integration images docker lock
