@@ -18,13 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tests.integration.stack import REPO, Stack, wait_until
+from tests.integration.orders import orders_csv
+from tests.integration.stack import REPO, Stack
+from tests.polling import wait_until
 
 BENCH_ENV_FILES = {
     "STACK_ENV": str(REPO / ".stack" / "bench.env"),
     "STACK_ENV_OVERRIDES": str(REPO / "bench" / "stack.env"),
 }
-HEADER = "order_id,order_date,customer_id,product,quantity,unit_price\n"
 
 
 def progress(message: str) -> None:
@@ -44,17 +45,6 @@ def summary(values: list[float]) -> dict:
         "min_s": round(min(values), 2),
         "max_s": round(max(values), 2),
     }
-
-
-def orders_csv(rows: int, first_id: int) -> bytes:
-    body = "".join(f"{first_id + i},2024-07-{1 + i % 28:02d},C{i % 9},Tea,{1 + i % 3},4.50\n" for i in range(rows))
-    return (HEADER + body).encode()
-
-
-def timed(command: list[str]) -> float:
-    started = time.monotonic()
-    subprocess.run(command, check=True, cwd=REPO)
-    return time.monotonic() - started
 
 
 def rebuild_images(stack: Stack) -> float:
@@ -86,14 +76,11 @@ def run_breakdown(stack: Stack, run_id: str) -> dict:
 
 
 def launches(stack: Stack, count: int) -> dict:
-    client = stack.graphql()
     durations, breakdowns = [], []
     for i in range(count):
         progress(f"GraphQL launch {i + 1}/{count}")
         started = time.monotonic()
-        run_id = client.submit_job_execution(
-            "smoke_job", repository_location_name="analytics", repository_name="__repository__"
-        )
+        run_id = stack.launch("analytics", "smoke_job")
         status = stack.wait_for_run(run_id, timeout=180)
         if status != "SUCCESS":
             raise RuntimeError(f"smoke_job run {run_id} ended {status}")

@@ -3,16 +3,15 @@
 import json
 import os
 import subprocess
-import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import boto3
 import docker
 from dagster_graphql import DagsterGraphQLClient
+
+from tests.polling import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 # The test stack's own files: a user's .env, volumes and ports are never touched.
@@ -42,9 +41,6 @@ query ($selector: SensorSelector!) {
 }
 """
 
-T = TypeVar("T")
-
-
 def read_env_file(path: Path) -> dict[str, str]:
     values = {}
     for line in path.read_text().splitlines():
@@ -52,18 +48,6 @@ def read_env_file(path: Path) -> dict[str, str]:
         if sep and not line.lstrip().startswith("#"):
             values[key.strip()] = value.strip().strip('"')
     return values
-
-
-def wait_until(what: str, probe: Callable[[], T | None], timeout: float, interval: float = 0.5) -> T:
-    """Polls `probe` until it returns something truthy; fails with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass
@@ -213,6 +197,12 @@ class Stack:
         client = docker.from_env()
         found = client.containers.list(all=True, filters={"label": f"dagster/run_id={run_id}"})
         return found[0] if found else None
+
+    def launch(self, location: str, job: str, run_config: dict | None = None) -> str:
+        """Submits a job through the GraphQL API, as the UI's Launchpad does; returns the run id."""
+        return self.graphql().submit_job_execution(
+            job, repository_location_name=location, repository_name="__repository__", run_config=run_config or {}
+        )
 
     def wait_for_run(self, run_id: str, statuses=TERMINAL_RUN_STATUSES, timeout: float = 180) -> str:
         client = self.graphql()

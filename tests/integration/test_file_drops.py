@@ -9,9 +9,9 @@ import uuid
 import pyarrow.parquet as pq
 import pytest
 
+from .orders import orders_csv
 from .stack import REPO
 
-HEADER = "order_id,order_date,customer_id,product,quantity,unit_price\n"
 CHECKS = ("orders_schema_matches", "orders_row_count", "orders_null_rate", "orders_unique_ids")
 
 PARTITION_STATE = """
@@ -35,13 +35,6 @@ query ($runId: ID!) {
   }
 }
 """
-
-
-def orders_csv(rows: int, first_id: int = 1) -> bytes:
-    lines = [
-        f"{first_id + i},2024-06-{1 + i % 28:02d},C{100 + i % 7},Ceramic mug,{1 + i % 4},9.90\n" for i in range(rows)
-    ]
-    return (HEADER + "".join(lines)).encode()
 
 
 def unique_key(name: str) -> str:

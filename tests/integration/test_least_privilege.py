@@ -16,9 +16,7 @@ def as_app_role(stack, sql: str, database: str | None = None):
 
 
 def test_run_workers_and_code_servers_hold_the_application_role_not_the_owner(stack):
-    run_id = stack.graphql().submit_job_execution(
-        "smoke_job", repository_location_name="analytics", repository_name="__repository__"
-    )
+    run_id = stack.launch("analytics", "smoke_job")
     assert stack.wait_for_run(run_id) == "SUCCESS"
     containers = [stack.run_container(run_id)] + stack.service_containers("code-ingestion", "code-analytics", "daemon")
     for container in containers:

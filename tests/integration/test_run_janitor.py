@@ -1,12 +1,10 @@
 """Finished run containers are removed once older than the retention period, and only those."""
 
-from .stack import wait_until
+from tests.polling import wait_until
 
 
 def test_janitor_removes_finished_run_containers_past_retention(stack):
-    run_id = stack.graphql().submit_job_execution(
-        "smoke_job", repository_location_name="analytics", repository_name="__repository__"
-    )
+    run_id = stack.launch("analytics", "smoke_job")
     assert stack.wait_for_run(run_id) == "SUCCESS"
     # The run reports SUCCESS a moment before its process, and so its container, exits.
     wait_until("the run's container to exit", lambda: stack.run_container(run_id).status == "exited", timeout=30)

@@ -9,16 +9,10 @@ from .stack import wait_until
 SMOKE_JOBS = [("analytics", "smoke_job"), ("ingestion", "inventory_job")]
 
 
-def launch(stack, location: str, job: str, run_config: dict | None = None) -> str:
-    return stack.graphql().submit_job_execution(
-        job, repository_location_name=location, repository_name="__repository__", run_config=run_config or {}
-    )
-
-
 @pytest.fixture(scope="module")
 def finished_runs(stack) -> dict[str, str]:
     """Location name -> id of a successful run, launched once for the module's tests."""
-    run_ids = {location: launch(stack, location, job) for location, job in SMOKE_JOBS}
+    run_ids = {location: stack.launch(location, job) for location, job in SMOKE_JOBS}
     for location, run_id in run_ids.items():
         status = stack.wait_for_run(run_id)
         assert status == "SUCCESS", f"{location} run {run_id} ended {status}"
@@ -68,7 +62,7 @@ def test_step_stdout_and_stderr_are_in_the_compute_log_bucket(stack, finished_ru
 
 
 def test_terminated_run_ends_canceled_and_its_container_stops(stack):
-    run_id = launch(stack, "analytics", "hold_job", {"ops": {"hold": {"config": {"seconds": 600}}}})
+    run_id = stack.launch("analytics", "hold_job", {"ops": {"hold": {"config": {"seconds": 600}}}})
     stack.wait_for_run(run_id, statuses={"STARTED"}, timeout=120)
     container = wait_until("the run's container", lambda: stack.run_container(run_id), timeout=60)
     container.reload()

@@ -8,9 +8,7 @@ RUN_IDS = "{ runsOrError { ... on Runs { results { runId status } } } }"
 
 
 def test_backup_restores_into_a_fresh_database(stack):
-    run_id = stack.graphql().submit_job_execution(
-        "smoke_job", repository_location_name="analytics", repository_name="__repository__"
-    )
+    run_id = stack.launch("analytics", "smoke_job")
     assert stack.wait_for_run(run_id) == "SUCCESS"
     before = {run["runId"]: run["status"] for run in stack.query(RUN_IDS)["runsOrError"]["results"]}
     events_before = stack.psql("SELECT count(*) FROM event_logs")
