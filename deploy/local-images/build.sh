@@ -66,3 +66,9 @@ postgres_job=$!
 wait "$python_job"
 step "$MINIO_IMAGE" build_from "$MINIO_IMAGE" s3.Dockerfile
 wait "$postgres_job"
+
+# Tags superseded by an edit go; Docker keeps any that a container still uses.
+for image in "$PYTHON_IMAGE" "$POSTGRES_IMAGE" "$MINIO_IMAGE"; do
+  docker image ls --format '{{.Repository}}:{{.Tag}}' "${image%:*}" | grep -vxF "$image" \
+    | xargs -r docker image rm >/dev/null 2>&1 || true
+done

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Accepts MinIO's command line (`server DIR [--console-address :9001]`) and environment, and serves
 # the same ports with SeaweedFS: S3 API on 9000, admin UI (the "console") on 9001.
+#
+# Only those two ports listen beyond the container. The storage servers behind them (master,
+# volume, filer) answer anyone who reaches them, so they stay on 127.0.0.1; otherwise a run could
+# bypass its S3 identity by talking to the filer directly.
 set -euo pipefail
 
 if [ "${1:-}" != server ]; then
@@ -17,8 +21,60 @@ while [ $# -gt 0 ]; do
   shift || true
 done
 
-export AWS_ACCESS_KEY_ID="${MINIO_ROOT_USER:?MINIO_ROOT_USER is not set}"
-export AWS_SECRET_ACCESS_KEY="${MINIO_ROOT_PASSWORD:?MINIO_ROOT_PASSWORD is not set}"
+: "${MINIO_ROOT_USER:?MINIO_ROOT_USER is not set}"
+: "${MINIO_ROOT_PASSWORD:?MINIO_ROOT_PASSWORD is not set}"
+
+json_string() {
+  case "$1" in
+    *'"'* | *'\'*) echo "s3-entrypoint: credentials and bucket names may not contain \" or \\" >&2; exit 2 ;;
+  esac
+  printf '"%s"' "$1"
+}
+
+# The root identity may do anything; the stack's identity (S3_APP_*) only reads and writes the
+# buckets in S3_APP_BUCKETS. SeaweedFS reads this file at start, so a changed .env applies on restart.
+write_identities() {
+  local app_actions="" bucket action
+  for bucket in ${S3_APP_BUCKETS//,/ }; do
+    for action in Read Write List Tagging; do
+      app_actions+="${app_actions:+,}$(json_string "$action:$bucket")"
+    done
+  done
+  printf '{"identities":[' >"$1"
+  printf '{"name":"root","credentials":[{"accessKey":%s,"secretKey":%s}],"actions":["Admin","Read","List","Tagging","Write"]}' \
+    "$(json_string "$MINIO_ROOT_USER")" "$(json_string "$MINIO_ROOT_PASSWORD")" >>"$1"
+  if [ -n "${S3_APP_ACCESS_KEY:-}" ]; then
+    printf ',{"name":"stack","credentials":[{"accessKey":%s,"secretKey":%s}],"actions":[%s]}' \
+      "$(json_string "$S3_APP_ACCESS_KEY")" "$(json_string "${S3_APP_SECRET_KEY:?S3_APP_SECRET_KEY is not set}")" \
+      "$app_actions" >>"$1"
+  fi
+  printf ']}\n' >>"$1"
+}
+
 mkdir -p "$data_dir"
-exec weed mini -dir="$data_dir" -ip.bind=0.0.0.0 -s3.port=9000 \
-  -admin.port=9001 -admin.user="$MINIO_ROOT_USER" -admin.password="$MINIO_ROOT_PASSWORD"
+# `weed mini` saves the flags of a start in mini.options and reapplies them at the next one, over
+# ours (older versions of this script bound everything to 0.0.0.0). The command line below is the
+# whole configuration, so the saved copy goes; no stored object depends on it.
+rm -f "$data_dir/mini.options"
+identities=/run/s3-identities.json
+( umask 077; write_identities "$identities" )
+
+weed mini -dir="$data_dir" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3=false -admin.ui=false \
+  -master.telemetry=false &
+weed s3 -ip.bind=0.0.0.0 -port=9000 -filer=127.0.0.1:8888 -config="$identities" \
+  -iam=false -port.iceberg=0 -port.lance=0 &
+weed admin -ip=0.0.0.0 -port=9001 -masters=127.0.0.1:9333 -dataDir="$data_dir/.admin" \
+  -adminUser="$MINIO_ROOT_USER" -adminPassword="$MINIO_ROOT_PASSWORD" &
+
+# One process down means the store is down: stop the others and exit, so the restart policy
+# starts all three again.
+stopping=no
+trap 'stopping=yes; kill $(jobs -p) 2>/dev/null' TERM INT
+status=0
+wait -n || status=$?
+if [ "$stopping" = no ]; then
+  echo "s3-entrypoint: a SeaweedFS process exited ($status); stopping the others" >&2
+  kill $(jobs -p) 2>/dev/null || true
+fi
+wait || true
+exit "$status"

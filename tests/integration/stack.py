@@ -156,12 +156,17 @@ class Stack:
     def graphql(self) -> DagsterGraphQLClient:
         return DagsterGraphQLClient("127.0.0.1", port_number=int(self.settings["DAGSTER_WEBSERVER_PORT"]))
 
-    def s3(self):
+    def s3(self, identity: str = "root"):
+        """An S3 client as the store's root, or as "stack": the limited identity runs hold."""
+        keys = {
+            "root": ("MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"),
+            "stack": ("S3_APP_ACCESS_KEY", "S3_APP_SECRET_KEY"),
+        }[identity]
         return boto3.client(
             "s3",
             endpoint_url=f"http://127.0.0.1:{self.settings['S3_API_PORT']}",
-            aws_access_key_id=self.settings["MINIO_ROOT_USER"],
-            aws_secret_access_key=self.settings["MINIO_ROOT_PASSWORD"],
+            aws_access_key_id=self.settings[keys[0]],
+            aws_secret_access_key=self.settings[keys[1]],
             region_name="us-east-1",
         )
 

@@ -1,7 +1,16 @@
-"""Everything but the one-shot migration connects to Postgres as the application role, which can
-read and write Dagster's tables but not change or drop them, nor the database."""
+"""Nothing that stays up holds a root secret. Everything but the one-shot migration connects to
+Postgres as the application role, which can read and write Dagster's tables but not change or
+drop them, nor the database; and to S3 as the stack's identity, which can read and write the
+stack's buckets but not create, delete or see others."""
+
+import uuid
 
 import pytest
+from botocore.exceptions import ClientError
+
+# Storage servers behind the S3 API that must not be reachable from the stack's network:
+# SeaweedFS's filer, master and volume servers (HTTP and gRPC), which check no credentials.
+STORE_INTERNAL_PORTS = (8888, 18888, 9333, 19333, 9340, 19340, 8181, 9101)
 
 
 def as_app_role(stack, sql: str, database: str | None = None):
@@ -15,14 +24,67 @@ def as_app_role(stack, sql: str, database: str | None = None):
     )
 
 
-def test_run_workers_and_code_servers_hold_the_application_role_not_the_owner(stack):
+def test_runs_and_services_hold_the_limited_identities_not_the_roots(stack):
     run_id = stack.launch("analytics", "smoke_job")
     assert stack.wait_for_run(run_id) == "SUCCESS"
-    containers = [stack.run_container(run_id)] + stack.service_containers("code-ingestion", "code-analytics", "daemon")
-    for container in containers:
+    services = stack.service_containers("code-ingestion", "code-analytics", "daemon", "webserver", "run-janitor")
+    root_secrets = {stack.settings["POSTGRES_PASSWORD"], stack.settings["MINIO_ROOT_PASSWORD"]}
+    for container in [stack.run_container(run_id), *services]:
         env = dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
-        assert env["DAGSTER_POSTGRES_USER"] == stack.settings["DAGSTER_DB_APP_USER"], container.name
-        assert stack.settings["POSTGRES_PASSWORD"] not in env.values(), f"{container.name} holds the owner's password"
+        assert not root_secrets & set(env.values()), f"{container.name} holds a root secret"
+        if container.labels.get("com.docker.compose.service") != "run-janitor":
+            assert env["DAGSTER_POSTGRES_USER"] == stack.settings["DAGSTER_DB_APP_USER"], container.name
+            assert env["AWS_ACCESS_KEY_ID"] == stack.settings["S3_APP_ACCESS_KEY"], container.name
+
+
+@pytest.mark.parametrize("bucket_variable", ["LANDING_BUCKET", "IO_MANAGER_BUCKET", "COMPUTE_LOG_BUCKET"])
+def test_stack_identity_reads_and_writes_the_stack_buckets(stack, bucket_variable):
+    s3, bucket, key = stack.s3("stack"), stack.settings[bucket_variable], f"tests/{uuid.uuid4().hex}.txt"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"written by the stack identity")
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"written by the stack identity"
+    assert key in [item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix="tests/")["Contents"]]
+    s3.delete_object(Bucket=bucket, Key=key)
+
+
+def assert_denied(call, *args, **kwargs):
+    with pytest.raises(ClientError) as denied:
+        call(*args, **kwargs)
+    assert denied.value.response["Error"]["Code"] == "AccessDenied", denied.value.response
+
+
+def test_stack_identity_cannot_create_or_delete_buckets(stack):
+    s3 = stack.s3("stack")
+    assert_denied(s3.create_bucket, Bucket=f"intruder-{uuid.uuid4().hex[:8]}")
+    assert_denied(s3.delete_bucket, Bucket=stack.settings["LANDING_BUCKET"])
+
+
+def test_stack_identity_cannot_reach_other_buckets(stack):
+    other = f"not-the-stacks-{uuid.uuid4().hex[:8]}"
+    stack.s3("root").create_bucket(Bucket=other)
+    stack.s3("root").put_object(Bucket=other, Key="private.txt", Body=b"private")
+    s3 = stack.s3("stack")
+    assert_denied(s3.get_object, Bucket=other, Key="private.txt")
+    assert_denied(s3.put_object, Bucket=other, Key="intruder.txt", Body=b"x")
+    assert_denied(s3.list_objects_v2, Bucket=other)
+
+
+def test_only_the_s3_api_and_console_are_reachable_on_the_store(stack):
+    # Checked from a code server, which sits on the stack's network like every run container.
+    probe = (
+        "import socket, sys\n"
+        "def is_open(port):\n"
+        "    try:\n"
+        "        socket.create_connection(('minio', port), timeout=3).close()\n"
+        "        return True\n"
+        "    except OSError:\n"
+        "        return False\n"
+        "print(' '.join(f'{port}={is_open(port)}' for port in map(int, sys.argv[1:])))\n"
+    )
+    ports = (9000, 9001, *STORE_INTERNAL_PORTS)
+    result = stack.compose("exec", "-T", "code-ingestion", "python", "-c", probe, *map(str, ports))
+    reachable = dict(item.split("=") for item in result.stdout.split())
+    assert reachable["9000"] == reachable["9001"] == "True", reachable
+    assert [port for port in STORE_INTERNAL_PORTS if reachable[str(port)] == "True"] == [], reachable
 
 
 def test_application_role_reads_and_writes(stack):

@@ -3,7 +3,7 @@
 from .stack import REPO
 
 LONG_RUNNING = {"postgres", "minio", "webserver", "daemon", "run-janitor"}
-ONE_SHOT = {"create-buckets", "migrate"}
+ONE_SHOT = {"create-buckets", "s3-identity", "migrate"}
 
 LOCATIONS_QUERY = """
 {

@@ -96,3 +96,16 @@ def test_code_location_definitions_load_and_validate(name, monkeypatch):
 
     module = importlib.import_module(code_locations()[name]["module_name"])
     dg.Definitions.validate_loadable(module.defs)
+
+
+@pytest.mark.parametrize(
+    "secret, holders",
+    [
+        ("POSTGRES_PASSWORD", {"postgres", "migrate"}),
+        ("MINIO_ROOT_PASSWORD", {"minio", "s3-identity", "create-buckets"}),
+    ],
+)
+def test_only_the_stores_and_their_one_shot_setup_hold_root_secrets(secret, holders):
+    services = load_yaml("docker-compose.yml")["services"]
+    holding = {name for name, service in services.items() if f"${{{secret}:" in str(service.get("environment"))}
+    assert holding == holders
