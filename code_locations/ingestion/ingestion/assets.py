@@ -48,6 +48,9 @@ class IngestConfig(dg.Config):
     io_manager_key="parquet_io_manager",
     kinds={"csv", "parquet", "s3"},
     metadata={"dagster/column_schema": ORDERS_TABLE_SCHEMA},
+    # An S3 store that stops answering mid-step gets 10 + 20 + 40 s to come back. A bad file is
+    # never retried: it fails with Failure(allow_retries=False).
+    retry_policy=dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL),
     description=(
         "One cleaned orders table per CSV dropped into the landing bucket (partition = object key). "
         "Bad files are quarantined with an error report; good ones are archived under processed/."

@@ -3,6 +3,8 @@
 import os
 
 import dagster as dg
+from botocore.exceptions import ConnectionError as S3ConnectionError
+from botocore.exceptions import HTTPClientError
 
 from ingestion.jobs import INGESTION_TAGS, ingest_orders_job
 from ingestion.listing import Cursor, list_landed, select_new
@@ -22,6 +24,10 @@ MAX_RUNS_PER_TICK = 100
 _INVALID_KEY_PARTS = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
 
 
+class LandingUnreachable(Exception):
+    """The S3 store did not answer. The tick fails with this message and the next one tries again."""
+
+
 def usable_as_partition(key: str) -> bool:
     return not any(part in key for part in _INVALID_KEY_PARTS)
 
@@ -37,7 +43,13 @@ def usable_as_partition(key: str) -> bool:
 )
 def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
     cursor = Cursor.from_json(context.cursor)
-    selection = select_new(list_landed(landing.client(), landing.bucket), cursor, LOOKBACK_SECONDS, MAX_RUNS_PER_TICK)
+    try:
+        selection = select_new(list_landed(landing.client(), landing.bucket), cursor, LOOKBACK_SECONDS, MAX_RUNS_PER_TICK)
+    except (S3ConnectionError, HTTPClientError) as error:
+        raise LandingUnreachable(
+            f"Cannot list {landing.uri('')}: the S3 store at {landing.s3.endpoint_url} does not answer ({error}). "
+            "Nothing is lost: files dropped meanwhile are picked up at the first tick after it is back."
+        ) from None
     requests = []
     for item in selection.new:
         if not usable_as_partition(item.key):

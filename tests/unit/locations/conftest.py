@@ -20,7 +20,7 @@ ACCESS_KEY, SECRET_KEY = "unit-test-key", "unit-test-secret-0123456789"
 _bucket_numbers = itertools.count()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -37,10 +37,10 @@ def _weed() -> str:
 
 @pytest.fixture(scope="session")
 def s3_endpoint(tmp_path_factory) -> str:
-    port = _free_port()
+    port = free_port()
     ports = {
         "s3.port": port,
-        **{name: _free_port() for name in (
+        **{name: free_port() for name in (
             "s3.port.grpc", "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
             "filer.port", "filer.port.grpc", "webdav.port", "admin.port", "admin.port.grpc",
         )},
@@ -75,6 +75,11 @@ def s3_endpoint(tmp_path_factory) -> str:
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+@pytest.fixture
+def unused_port() -> int:
+    return free_port()
 
 
 @pytest.fixture

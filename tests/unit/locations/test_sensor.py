@@ -3,9 +3,10 @@
 import json
 
 import dagster as dg
+import pytest
 from ingestion.listing import Cursor, LandedObject, select_new
 from ingestion.resources import LandingZone, s3
-from ingestion.sensors import landing_sensor
+from ingestion.sensors import LandingUnreachable, landing_sensor
 
 
 def tick(instance, cursor=None):
@@ -80,3 +81,14 @@ def test_limit_per_tick_defers_the_rest_without_losing_them():
     second = select_new(objects, Cursor.from_json(first.cursor.to_json()), lookback=30, limit=2)
     third = select_new(objects, second.cursor, lookback=30, limit=2)
     assert [o.key for s in (first, second, third) for o in s.new] == [f"k{i}" for i in range(5)]
+
+
+def test_a_store_that_does_not_answer_fails_the_tick_with_a_clear_message(stack_env, unused_port, instance, monkeypatch):
+    # Nothing listens on a fresh port: the same refusal as a stopped S3 container.
+    endpoint = f"http://127.0.0.1:{unused_port}"
+    monkeypatch.setenv("S3_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    with pytest.raises(LandingUnreachable) as unreachable:
+        tick(instance)
+    assert f"the S3 store at {endpoint} does not answer" in str(unreachable.value)
+    assert "Nothing is lost" in str(unreachable.value)
