@@ -3,6 +3,7 @@
 # images start FROM it), then one image per code location. Skips all of it when the tag is built.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/lib.sh"
 IMAGE_TAG="${IMAGE_TAG:-$("$here/image-tag.sh")}"
 export IMAGE_TAG
 
@@ -25,10 +26,8 @@ echo "Building code-location images:" $code_servers
 "$here/compose" build $code_servers
 echo "Images built in $((SECONDS - started)) s."
 
-# Older tags of our images are superseded; Docker keeps any that a container (running or
-# stopped, e.g. a finished run kept for `docker logs`) still uses.
-repos="$(echo "$ours" | sed 's/:.*//' | sort -u)"
-for repo in $repos; do
-  docker image ls --format '{{.Repository}}:{{.Tag}}' "$repo" | grep -v ":$IMAGE_TAG\$" \
-    | xargs -r docker image rm >/dev/null 2>&1 || true
+# Older tags of our images are superseded, unless a container (running or stopped, e.g. a
+# finished run kept for `docker logs`) was created from them.
+for image in $ours; do
+  prune_image_tags "${image%:*}" "$image"
 done

@@ -30,3 +30,17 @@ wait_for() {
     sleep 1
   done
 }
+
+# Removes the tags of REPOSITORY other than KEEP that no container (running or stopped) was
+# created from. Checking by name matters: a rebuilt image is often identical to the old one, and
+# Docker untags a shared image even while a container uses it; a stack whose code servers still
+# advertise the old tag would then fail to launch its runs.
+prune_image_tags() {
+  local repository="$1" keep="$2" in_use tag
+  in_use="$(docker ps -a --format '{{.Image}}')"
+  for tag in $(docker image ls --format '{{.Repository}}:{{.Tag}}' "$repository"); do
+    if [ "$tag" != "$keep" ] && ! grep -qxF "$tag" <<<"$in_use"; then
+      docker image rm "$tag" >/dev/null 2>&1 || true
+    fi
+  done
+}

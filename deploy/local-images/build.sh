@@ -4,6 +4,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
+. "$here/../lib.sh"
 
 : "${LOCAL_DEBIAN_IMAGE:?}" "${PYTHON_IMAGE:?}" "${POSTGRES_IMAGE:?}" "${MINIO_IMAGE:?}"
 
@@ -67,8 +68,7 @@ wait "$python_job"
 step "$MINIO_IMAGE" build_from "$MINIO_IMAGE" s3.Dockerfile
 wait "$postgres_job"
 
-# Tags superseded by an edit go; Docker keeps any that a container still uses.
+# Tags superseded by an edit go, unless a container was created from them.
 for image in "$PYTHON_IMAGE" "$POSTGRES_IMAGE" "$MINIO_IMAGE"; do
-  docker image ls --format '{{.Repository}}:{{.Tag}}' "${image%:*}" | grep -vxF "$image" \
-    | xargs -r docker image rm >/dev/null 2>&1 || true
+  prune_image_tags "${image%:*}" "$image"
 done
