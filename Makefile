@@ -8,19 +8,21 @@ VENV := .venv
 PYTEST := $(VENV)/bin/pytest
 # A CA bundle that image builds should trust (a TLS-inspecting proxy's); empty for none.
 EXTRA_CA_BUNDLE ?= $(or $(PIP_CERT),$(REQUESTS_CA_BUNDLE),$(SSL_CERT_FILE))
-# The test stack: its own project name, network, ports and credentials (never the user's).
-TEST_STACK := STACK_ENV=.stack/test.env STACK_ENV_OVERRIDES=tests/stack.env
-BENCH_STACK := STACK_ENV=.stack/bench.env STACK_ENV_OVERRIDES=bench/stack.env
+# Stacks of their own for tests, faults and benchmarks: each has its own project name, network,
+# ports and credentials (env file, then overrides), never the user's.
+TEST_STACK := .stack/test.env tests/stack.env
+FAULT_STACK := .stack/faults.env tests/faults/stack.env
+BENCH_STACK := .stack/bench.env bench/stack.env
 # uv ships its own CA roots; the host's store also holds a TLS-inspecting proxy's CA, if any.
 export UV_SYSTEM_CERTS := 1
 LOCKS := deploy/requirements.lock $(wildcard code_locations/*/requirements.lock) tests/requirements.lock
 
-.PHONY: help up down clean ps logs backup restore drop bench bench-smoke test test-unit test-integration images docker lock
+.PHONY: help up down clean ps logs backup restore drop bench bench-smoke test test-unit test-integration test-faults images docker lock env-file
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-up: docker .stack/images.env .env ## Build what is missing, start the stack, wait until every service is healthy
+up: docker .stack/images.env env-file ## Build what is missing, start the stack, wait until every service is healthy
 	@export IMAGE_TAG="$$(deploy/image-tag.sh)"; \
 	  deploy/build-images.sh; \
 	  echo "Starting the stack (waits for every healthcheck)..."; \
@@ -56,26 +58,24 @@ drop: ## Upload FILE=path into the landing bucket (KEY=name to store it under an
 	key="$(KEY)"; key="$${key:-$$(basename "$$file")}"; \
 	$(COMPOSE) exec -T webserver python /opt/dagster/deploy/drop.py "$$key" < "$$file"
 
-test: test-unit bench-smoke test-integration ## Unit tests, a quick bench, then integration tests on a throwaway test stack
+test: test-unit bench-smoke test-integration test-faults ## Unit tests, a quick bench, integration tests, then the fault suite, each live part on a throwaway stack
 
 test-unit: $(VENV)/.installed ## Fast tests, no Docker: definitions load, config is sound
 	$(PYTEST) tests/unit
 
 test-integration: $(VENV)/.installed docker .stack/images.env ## Live-stack tests (KEEP_STACK=1 leaves the test stack running)
-	@deploy/ensure-env.sh .stack/test.env >/dev/null
-	@export IMAGE_TAG="$$(deploy/image-tag.sh)"; \
-	  $(TEST_STACK) deploy/build-images.sh && $(TEST_STACK) $(PYTEST) tests/integration
+	@deploy/with-stack.sh $(TEST_STACK) $(PYTEST) tests/integration
+
+test-faults: $(VENV)/.installed docker .stack/images.env ## The fault suite: kills, restarts and outages on a stack of its own (about 30 min)
+	@deploy/with-stack.sh $(FAULT_STACK) $(PYTEST) tests/faults
 
 bench: $(VENV)/.installed docker .stack/images.env ## Measure on a stack of its own: cold up, launch and drop latency, a burst, memory, sizes (QUICK=1, REBUILD=1)
-	@deploy/ensure-env.sh .stack/bench.env >/dev/null
-	@export IMAGE_TAG="$$(deploy/image-tag.sh)"; \
-	  $(BENCH_STACK) deploy/build-images.sh && \
-	  $(BENCH_STACK) $(VENV)/bin/python -m bench.run $(if $(QUICK),--quick) $(if $(REBUILD),--rebuild)
+	@deploy/with-stack.sh $(BENCH_STACK) $(VENV)/bin/python -m bench.run $(if $(QUICK),--quick) $(if $(REBUILD),--rebuild)
 
 bench-smoke: ## The benchmark in quick mode: proves the harness works, judges no speed
 	@$(MAKE) --no-print-directory bench QUICK=1
 
-images: docker .stack/images.env .env ## Build the stack's images (only what changed)
+images: docker .stack/images.env env-file ## Build the stack's images (only what changed)
 	@deploy/build-images.sh
 
 docker: ## Check for (and on Debian as root, install) the Docker engine and Compose v2
@@ -91,8 +91,10 @@ ca-bundle:
 	  cmp -s "$(EXTRA_CA_BUNDLE)" deploy/ca/extra-ca.pem || cp "$(EXTRA_CA_BUNDLE)" deploy/ca/extra-ca.pem; \
 	else rm -f deploy/ca/extra-ca.pem; fi
 
-.env: .env.example
-	@deploy/ensure-env.sh .env
+# The env file of the stack make acts on: .env, or STACK_ENV's. Missing keys are added, with random
+# secrets; no value already there is changed.
+env-file:
+	@deploy/ensure-env.sh "$${STACK_ENV:-.env}"
 
 $(VENV)/.installed: $(LOCKS)
 	@echo "Preparing the test environment in $(VENV)..."

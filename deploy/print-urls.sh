@@ -4,6 +4,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 # Plain shell variables, never exported: exported, they would override compose's env files.
 . "${STACK_ENV:-$repo/.env}"
+if [ -n "${STACK_ENV_OVERRIDES:-}" ]; then . "$STACK_ENV_OVERRIDES"; fi
 . "$repo/.stack/images.env"
 host="${BIND_ADDRESS:-127.0.0.1}"
 [ "$host" = 0.0.0.0 ] && host=localhost
@@ -22,5 +23,5 @@ Dagster Stack is up ($world).
   Dagster UI     http://$host:${DAGSTER_WEBSERVER_PORT:-3000}
   S3 API         http://$host:${S3_API_PORT:-9000}    drop files into bucket '${LANDING_BUCKET:-landing}'
   $console  http://$host:${S3_CONSOLE_PORT:-9001}
-  Credentials    in .env (MINIO_ROOT_USER / MINIO_ROOT_PASSWORD)
+  Credentials    in ${STACK_ENV:-.env} (MINIO_ROOT_USER / MINIO_ROOT_PASSWORD)
 EOF_URLS

@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import urllib.request
 from dataclasses import dataclass
@@ -36,7 +37,14 @@ query ($key: String!, $value: String!) {
 SENSOR_TICKS = """
 query ($selector: SensorSelector!) {
   sensorOrError(sensorSelector: $selector) {
-    ... on Sensor { sensorState { ticks(limit: 10) { timestamp status } } }
+    ... on Sensor { sensorState { ticks(limit: 10) { timestamp status error { message causes { message } } } } }
+  }
+}
+"""
+PARTITION_MATERIALIZATIONS = """
+query ($partition: String!) {
+  assetOrError(assetKey: {path: ["ingestion", "orders"]}) {
+    ... on Asset { assetMaterializations(partitions: [$partition]) { runId partition } }
   }
 }
 """
@@ -143,15 +151,22 @@ class Stack:
 
         return wait_until(f"a finished sensor run for {run_key}", finished, timeout)
 
-    def wait_for_sensor_ticks(self, count: int, since: float, timeout: float = 60) -> None:
+    def sensor_ticks(self) -> list[dict]:
+        """The landing sensor's latest ticks, newest first: timestamp, status, error."""
+        return self.query(SENSOR_TICKS, {"selector": LANDING_SENSOR})["sensorOrError"]["sensorState"]["ticks"]
+
+    def wait_for_sensor_ticks(self, count: int, since: float, timeout: float = 60) -> list[dict]:
         """Waits until the landing sensor has completed `count` ticks that started after `since`."""
 
         def ticked():
-            state = self.query(SENSOR_TICKS, {"selector": LANDING_SENSOR})["sensorOrError"]["sensorState"]
-            done = [t for t in state["ticks"] if t["timestamp"] > since and t["status"] != "STARTED"]
-            return len(done) >= count
+            done = [t for t in self.sensor_ticks() if t["timestamp"] > since and t["status"] != "STARTED"]
+            return done if len(done) >= count else None
 
-        wait_until(f"{count} landing sensor ticks", ticked, timeout)
+        return wait_until(f"{count} landing sensor ticks", ticked, timeout)
+
+    def materializations(self, partition: str) -> list[dict]:
+        """The materializations of ingestion/orders for one dropped file (partition = its key)."""
+        return self.query(PARTITION_MATERIALIZATIONS, {"partition": partition})["assetOrError"]["assetMaterializations"]
 
     def graphql(self) -> DagsterGraphQLClient:
         return DagsterGraphQLClient("127.0.0.1", port_number=int(self.settings["DAGSTER_WEBSERVER_PORT"]))
@@ -193,6 +208,27 @@ class Stack:
                 filters={"label": [f"com.docker.compose.project={self.project}", f"com.docker.compose.service={service}"]}
             )
         ]
+
+    def container(self, service: str):
+        """The running (or restarting) container of a one-container service, freshly inspected."""
+        client = docker.from_env()
+        labels = [f"com.docker.compose.project={self.project}", f"com.docker.compose.service={service}"]
+        (found,) = client.containers.list(all=True, filters={"label": labels})
+        return found
+
+    def kill_9(self, service: str) -> int:
+        """SIGKILLs the service's main process from the host, as the kernel's OOM killer would:
+        Docker sees a crash, not a stop, so the restart policy applies. Returns the restart count."""
+        container = self.container(service)
+        os.kill(container.attrs["State"]["Pid"], signal.SIGKILL)
+        return container.attrs["RestartCount"]
+
+    def wait_healthy(self, service: str, timeout: float = 180) -> None:
+        wait_until(
+            f"{service} to be healthy",
+            lambda: (self.container(service).attrs["State"].get("Health") or {}).get("Status") == "healthy",
+            timeout,
+        )
 
     def run_containers(self) -> list:
         client = docker.from_env()

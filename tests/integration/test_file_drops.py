@@ -14,13 +14,6 @@ from .stack import REPO
 
 CHECKS = ("orders_schema_matches", "orders_row_count", "orders_null_rate", "orders_unique_ids")
 
-PARTITION_STATE = """
-query ($partition: String!) {
-  assetOrError(assetKey: {path: ["ingestion", "orders"]}) {
-    ... on Asset { assetMaterializations(partitions: [$partition]) { runId partition } }
-  }
-}
-"""
 CHECK_EXECUTIONS = """
 query ($check: String!, $partition: String!) {
   assetCheckExecutions(assetKey: {path: ["ingestion", "orders"]}, checkName: $check, partition: $partition, limit: 5) {
@@ -55,8 +48,7 @@ def test_dropped_file_is_ingested_in_its_own_container_and_checked(stack):
     assert container.image.tags[0] == stack.code_location_images()["ingestion"]
     assert parquet_rows(stack, key) == 25
 
-    materializations = stack.query(PARTITION_STATE, {"partition": key})["assetOrError"]["assetMaterializations"]
-    assert [m["runId"] for m in materializations] == [run["runId"]]
+    assert [m["runId"] for m in stack.materializations(key)] == [run["runId"]]
     for check in CHECKS:
         executions = stack.query(CHECK_EXECUTIONS, {"check": check, "partition": key})["assetCheckExecutions"]
         assert executions and executions[0]["evaluation"]["success"], f"{check}: {executions}"
