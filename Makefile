@@ -66,7 +66,7 @@ test-unit: $(VENV)/.installed ## Fast tests, no Docker: definitions load, config
 test-integration: $(VENV)/.installed docker .stack/images.env ## Live-stack tests (KEEP_STACK=1 leaves the test stack running)
 	@deploy/with-stack.sh $(TEST_STACK) $(PYTEST) tests/integration
 
-test-faults: $(VENV)/.installed docker .stack/images.env ## The fault suite: kills, restarts and outages on a stack of its own (about 30 min)
+test-faults: $(VENV)/.installed docker .stack/images.env ## The fault suite: kills, restarts and outages on a stack of its own (about 32 min, most of it a 300-file burst)
 	@deploy/with-stack.sh $(FAULT_STACK) $(PYTEST) tests/faults
 
 bench: $(VENV)/.installed docker .stack/images.env ## Measure on a stack of its own: cold up, launch and drop latency, a burst, memory, sizes (QUICK=1, REBUILD=1)
