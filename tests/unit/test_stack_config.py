@@ -10,6 +10,8 @@ import sqlalchemy
 import yaml
 from dagster_postgres.utils import get_conn_string
 
+from tests.integration.stack import read_env_file
+
 REPO = Path(__file__).resolve().parents[2]
 ENV_REFERENCE = re.compile(r"\{env: ([A-Z0-9_]+)\}")
 
@@ -109,3 +111,11 @@ def test_only_the_stores_and_their_one_shot_setup_hold_root_secrets(secret, hold
     services = load_yaml("docker-compose.yml")["services"]
     holding = {name for name, service in services.items() if f"${{{secret}:" in str(service.get("environment"))}
     assert holding == holders
+
+
+@pytest.mark.parametrize("env_file", [".env.example", "tests/stack.env", "tests/faults/stack.env", "bench/stack.env"])
+def test_published_ports_are_below_the_ephemeral_range(env_file):
+    # Linux hands out 32768-60999 to outgoing connections; a stack port in there is sometimes
+    # taken by one just when the stack starts ("address already in use").
+    ports = {key: int(value) for key, value in read_env_file(REPO / env_file).items() if key.endswith("_PORT")}
+    assert ports and all(port < 32768 for port in ports.values()), ports
