@@ -136,9 +136,10 @@ def burst(stack: Stack, count: int) -> dict:
     keys = [f"{prefix}/orders-{i:04d}.csv" for i in range(count)]
     progress(f"burst: uploading {count} files at once")
     since = time.time() - 1
+    s3 = stack.s3()  # one client for all threads: boto3 cannot create clients concurrently
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=16) as pool:
-        run_keys = list(pool.map(lambda item: stack.drop(item[1], orders_csv(20, 100 * item[0])), enumerate(keys)))
+        run_keys = list(pool.map(lambda item: stack.drop(item[1], orders_csv(20, 100 * item[0]), s3), enumerate(keys)))
 
     def all_succeeded():
         by_key = sensor_runs_by_key(stack, since)

@@ -21,11 +21,12 @@ class Burst:
     def drop(cls, stack, files: int, rows: int = 20) -> "Burst":
         """Uploads `files` small orders CSVs at once, as a batch job dropping its exports would."""
         prefix = f"faults/{uuid.uuid4().hex[:8]}"
+        s3 = stack.s3()
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=8) as pool:
             run_keys = list(
                 pool.map(
-                    lambda i: stack.drop(f"{prefix}/orders-{i:03d}.csv", orders_csv(rows, first_id=1000 * i)),
+                    lambda i: stack.drop(f"{prefix}/orders-{i:03d}.csv", orders_csv(rows, first_id=1000 * i), s3),
                     range(files),
                 )
             )

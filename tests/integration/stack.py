@@ -137,9 +137,10 @@ class Stack:
     def runs_tagged(self, key: str, value: str) -> list[dict]:
         return self.query(RUNS_BY_TAG, {"key": key, "value": value})["runsOrError"]["results"]
 
-    def drop(self, key: str, body: bytes) -> str:
-        """Uploads into the landing bucket as a user would; returns the run key the sensor will use."""
-        etag = self.s3().put_object(Bucket=self.settings["LANDING_BUCKET"], Key=key, Body=body)["ETag"]
+    def drop(self, key: str, body: bytes, s3=None) -> str:
+        """Uploads into the landing bucket as a user would; returns the run key the sensor will use.
+        From several threads, pass one client: creating clients is not thread-safe in boto3."""
+        etag = (s3 or self.s3()).put_object(Bucket=self.settings["LANDING_BUCKET"], Key=key, Body=body)["ETag"]
         return f"{key}@{etag.strip(QUOTE)}"
 
     def wait_for_sensor_run(self, run_key: str, timeout: float = 120) -> dict:
