@@ -128,7 +128,7 @@ def test_3_postgres_restart_under_load_recovers_unattended(stack):
 
     burst.wait_processed(timeout=900)
     measured["3. Postgres restart: all 12 files processed"] = time.monotonic() - restarted
-    burst.assert_exactly_once(retried=True)
+    burst.assert_exactly_once()
     for service in ("webserver", "daemon"):
         stack.wait_healthy(service, timeout=120)
 
