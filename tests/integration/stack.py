@@ -200,21 +200,17 @@ class Stack:
             networks = set(container.attrs["NetworkSettings"]["Networks"])
             assert networks == {self.network}, f"{container.name} is on {networks}, not only {self.network}"
 
+    def _containers_of(self, service: str, include_stopped: bool = False) -> list:
+        labels = [f"com.docker.compose.project={self.project}", f"com.docker.compose.service={service}"]
+        return docker.from_env().containers.list(all=include_stopped, filters={"label": labels})
+
     def service_containers(self, *services: str) -> list:
-        client = docker.from_env()
-        return [
-            container
-            for service in services
-            for container in client.containers.list(
-                filters={"label": [f"com.docker.compose.project={self.project}", f"com.docker.compose.service={service}"]}
-            )
-        ]
+        """The running containers of these services."""
+        return [container for service in services for container in self._containers_of(service)]
 
     def container(self, service: str):
         """The running (or restarting) container of a one-container service, freshly inspected."""
-        client = docker.from_env()
-        labels = [f"com.docker.compose.project={self.project}", f"com.docker.compose.service={service}"]
-        (found,) = client.containers.list(all=True, filters={"label": labels})
+        (found,) = self._containers_of(service, include_stopped=True)
         return found
 
     def kill_9(self, service: str) -> int:
