@@ -24,8 +24,9 @@ host_debian_mirror() {
 
 build_debian() {
   if ! command -v debootstrap >/dev/null; then
-    echo "debootstrap is missing: apt-get install debootstrap (deploy/ensure-docker.sh does this as root)" >&2
-    exit 1
+    can_install_packages || die "debootstrap is missing: install it (Debian: apt-get install debootstrap), then run make again"
+    echo "  installing debootstrap (Debian package)"
+    apt_install debootstrap
   fi
   local mirror rootfs
   mirror="$(host_debian_mirror)"
