@@ -15,7 +15,7 @@ FAULT_STACK := .stack/faults.env tests/faults/stack.env
 BENCH_STACK := .stack/bench.env bench/stack.env
 # uv ships its own CA roots; the host's store also holds a TLS-inspecting proxy's CA, if any.
 export UV_SYSTEM_CERTS := 1
-LOCKS := deploy/requirements.lock $(wildcard code_locations/*/requirements.lock) tests/requirements.lock
+LOCKS := deploy/runtime.lock deploy/requirements.lock $(wildcard code_locations/*/requirements.lock) tests/requirements.lock
 
 .PHONY: help up down clean ps logs backup restore drop bench bench-smoke test test-unit test-integration test-faults images docker lock env-file
 
@@ -104,9 +104,10 @@ $(VENV)/.installed: $(LOCKS)
 	@touch $@
 
 lock: $(VENV)/.installed ## Re-resolve the lock files from deploy/requirements.in and each pyproject.toml
-	$(VENV)/bin/uv pip compile deploy/requirements.in $(UV_COMPILE) -o deploy/requirements.lock
+	$(VENV)/bin/uv pip compile deploy/runtime.in $(UV_COMPILE) -o deploy/runtime.lock
+	$(VENV)/bin/uv pip compile deploy/requirements.in -c deploy/runtime.lock $(UV_COMPILE) -o deploy/requirements.lock
 	@for location in code_locations/*/; do \
-	  $(VENV)/bin/uv pip compile $$location/pyproject.toml -c deploy/requirements.lock $(UV_COMPILE) \
+	  $(VENV)/bin/uv pip compile $$location/pyproject.toml -c deploy/runtime.lock $(UV_COMPILE) \
 	    -o $$location/requirements.lock; \
 	done
 	$(VENV)/bin/uv pip compile tests/requirements.in -c deploy/requirements.lock $(UV_COMPILE) -o tests/requirements.lock

@@ -1,7 +1,7 @@
-# One image per code location: the Dagster image plus the location's own locked dependencies and code.
-# The code server and every run launched from it use this image, as a non-root user.
-ARG DAGSTER_IMAGE
-FROM ${DAGSTER_IMAGE}
+# One image per code location: the runtime image plus the location's own locked dependencies and
+# code. The code server and every run launched from it use this image, as a non-root user.
+ARG RUNTIME_IMAGE
+FROM ${RUNTIME_IMAGE}
 ARG LOCATION
 
 COPY deploy/ca/ /tmp/ca/
@@ -12,5 +12,6 @@ RUN if [ -s /tmp/ca/extra-ca.pem ]; then export PIP_CERT=/tmp/ca/extra-ca.pem; f
  && rm -rf /tmp/ca /tmp/requirements.lock
 
 COPY code_locations/${LOCATION}/ /opt/dagster/app/
-ENV PYTHONPATH=/opt/dagster/app
+RUN python -m compileall -q /opt/dagster/app
+ENV PYTHONPATH=/opt/dagster/app:/opt/dagster/lib
 USER dagster

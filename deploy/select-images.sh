@@ -12,11 +12,11 @@ official_python=python:3.11-slim-bookworm
 official_postgres=postgres:15-bookworm
 official_minio=minio/minio:RELEASE.2025-09-07T16-13-09Z
 
-# A tag that changes whenever what goes into a local image does, so an edit is never hidden by an
+# A tag that changes whenever what goes into a local image (or the Debian base under it) does, so an edit is never hidden by an
 # older image of the same name.
 local_tag() {
   local version="$1"; shift
-  echo "$version-$(cd "$repo/deploy/local-images" && cat "$@" | sha256sum | cut -c1-8)"
+  echo "$version-$(cd "$repo/deploy/local-images" && cat build.sh "$@" | sha256sum | cut -c1-8)"
 }
 
 available() {
@@ -48,7 +48,7 @@ ENV
   local)
     cat >"$out" <<ENV
 STACK_WORLD=local
-LOCAL_DEBIAN_IMAGE=dagster-stack-local/debian:bookworm
+LOCAL_DEBIAN_IMAGE=dagster-stack-local/debian:$(local_tag bookworm)
 PYTHON_IMAGE=dagster-stack-local/python:$(local_tag 3.11-bookworm python.Dockerfile)
 POSTGRES_IMAGE=dagster-stack-local/postgres:$(local_tag 15-bookworm postgres.Dockerfile postgres-entrypoint.sh)
 MINIO_IMAGE=dagster-stack-local/s3:$(local_tag seaweedfs-4.48 s3.Dockerfile s3-entrypoint.sh)

@@ -22,6 +22,23 @@ host_debian_mirror() {
   echo "${uri:-http://deb.debian.org/debian}"
 }
 
+# Like Debian's official slim images: no manuals, docs or translations, now or in later installs
+# (about 50 MB less in every image built on this one).
+slim_rootfs() {
+  local rootfs="$1"
+  cat >"$rootfs/etc/dpkg/dpkg.cfg.d/slim" <<'DPKG'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+DPKG
+  find "$rootfs/usr/share/doc" -type f ! -name copyright -delete
+  rm -rf "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/*
+  find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
+}
+
 build_debian() {
   if ! command -v debootstrap >/dev/null; then
     can_install_packages || die "debootstrap is missing: install it (Debian: apt-get install debootstrap), then run make again"
@@ -35,7 +52,8 @@ build_debian() {
   debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$rootfs.log" 2>&1 \
     || { tail -n 20 "$rootfs.log" >&2; exit 1; }
   rm -f "$rootfs.log"
-  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+  rm -rf "$rootfs"/var/cache/apt/* "$rootfs"/var/lib/apt/lists/*
+  slim_rootfs "$rootfs"
   tar -C "$rootfs" -c . | docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' \

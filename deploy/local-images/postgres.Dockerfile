@@ -12,7 +12,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15 \
  && rm -f /etc/ssl/private/ssl-cert-snakeoil.key /etc/ssl/certs/ssl-cert-snakeoil.pem \
  && find /etc/ssl/certs -lname ssl-cert-snakeoil.pem -delete \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
 ENV PATH=/usr/lib/postgresql/15/bin:$PATH \
     PGDATA=/var/lib/postgresql/data \
     LANG=C.UTF-8

@@ -4,6 +4,6 @@ FROM ${DEBIAN_IMAGE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       python3 python3-venv python-is-python3 ca-certificates \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
 ENV LANG=C.UTF-8
 CMD ["python3"]

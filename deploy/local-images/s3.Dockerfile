@@ -12,7 +12,7 @@ RUN if [ -s /tmp/ca/extra-ca.pem ]; then export PIP_CERT=/tmp/ca/extra-ca.pem; f
 FROM ${DEBIAN_IMAGE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends curl ca-certificates \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
 COPY --from=fetch /weed /usr/local/bin/weed
 COPY local-images/s3-entrypoint.sh /usr/local/bin/s3-entrypoint.sh
 VOLUME /data

@@ -41,6 +41,13 @@ query ($selector: SensorSelector!) {
   }
 }
 """
+SENSOR_RUNS_SINCE = """
+query ($after: Float!) {
+  runsOrError(filter: {tags: [{key: "dagster/sensor_name", value: "landing_sensor"}], createdAfter: $after}) {
+    ... on Runs { results { runId status creationTime startTime endTime } }
+  }
+}
+"""
 PARTITION_MATERIALIZATIONS = """
 query ($partition: String!) {
   assetOrError(assetKey: {path: ["ingestion", "orders"]}) {
@@ -138,19 +145,24 @@ class Stack:
         return self.query(RUNS_BY_TAG, {"key": key, "value": value})["runsOrError"]["results"]
 
     def drop(self, key: str, body: bytes, s3=None) -> str:
-        """Uploads into the landing bucket as a user would; returns the run key the sensor will use.
-        From several threads, pass one client: creating clients is not thread-safe in boto3."""
+        """Uploads into the landing bucket as a user would; returns "<key>@<etag>", the `stack/source`
+        tag of the run the sensor starts for a lone file. From several threads, pass one client:
+        creating clients is not thread-safe in boto3."""
         etag = (s3 or self.s3()).put_object(Bucket=self.settings["LANDING_BUCKET"], Key=key, Body=body)["ETag"]
         return f"{key}@{etag.strip(QUOTE)}"
 
-    def wait_for_sensor_run(self, run_key: str, timeout: float = 120) -> dict:
-        """The finished run the landing sensor started for `run_key`."""
+    def wait_for_sensor_run(self, source: str, timeout: float = 120) -> dict:
+        """The finished run the landing sensor started for a lone dropped file (see `drop`)."""
 
         def finished():
-            runs = self.runs_tagged("dagster/run_key", run_key)
+            runs = self.runs_tagged("stack/source", source)
             return runs[0] if runs and runs[0]["status"] in TERMINAL_RUN_STATUSES else None
 
-        return wait_until(f"a finished sensor run for {run_key}", finished, timeout)
+        return wait_until(f"a finished sensor run for {source}", finished, timeout)
+
+    def sensor_runs_since(self, since: float) -> list[dict]:
+        """The landing sensor's runs created after `since` (epoch seconds), in one query."""
+        return self.query(SENSOR_RUNS_SINCE, {"after": since})["runsOrError"]["results"]
 
     def sensor_ticks(self) -> list[dict]:
         """The landing sensor's latest ticks, newest first: timestamp, status, error."""

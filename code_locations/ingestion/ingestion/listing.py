@@ -10,14 +10,16 @@ compares each object with a cursor:
 `seen` holds the objects handled within `lookback` seconds of `last_modified`. An object is new
 when it is younger than that window and its key/ETag pair is not in `seen`. This handles objects
 sharing a LastModified second (they are told apart by key), survives the newest object being
-deleted or moved (only timestamps are compared), and sees new bytes under an old key (a new
-LastModified and ETag). The lookback also tolerates small clock differences between uploads.
+deleted or moved (only timestamps are compared), and sees a new upload under an old key (a new
+LastModified). The lookback also tolerates small clock differences between uploads.
 """
 
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Iterator
+
+from stack_s3 import iter_objects
 
 IGNORED_PREFIXES = ("processed/", "quarantine/")
 IGNORED_SUFFIXES = (".error.json",)
@@ -32,8 +34,9 @@ class LandedObject:
 
     @property
     def run_key(self) -> str:
-        # Identical bytes re-uploaded give the same run key, so Dagster starts no second run.
-        return f"{self.key}@{self.etag}"
+        # The upload time tells a later re-drop of identical bytes from a repeated tick: the
+        # re-drop gets a run (which archives it as a duplicate), a repeated tick does not.
+        return f"{self.key}@{self.etag}@{self.last_modified:.0f}"
 
 
 @dataclass
@@ -69,22 +72,19 @@ def is_candidate(key: str) -> bool:
 
 def list_landed(client, bucket: str) -> Iterator[LandedObject]:
     """Every object waiting in the landing area, walking prefixes and skipping the ignored ones."""
-    paginator = client.get_paginator("list_objects_v2")
     prefixes = [""]
     while prefixes:
-        prefix = prefixes.pop()
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
-            for common in page.get("CommonPrefixes", []):
-                if common["Prefix"] not in IGNORED_PREFIXES:
-                    prefixes.append(common["Prefix"])
-            for entry in page.get("Contents", []):
-                if is_candidate(entry["Key"]):
-                    yield LandedObject(
-                        key=entry["Key"],
-                        etag=entry["ETag"].strip('"'),
-                        last_modified=_epoch(entry["LastModified"]),
-                        size=entry["Size"],
-                    )
+        for entry in iter_objects(client, bucket, prefixes.pop(), delimiter="/"):
+            if "Prefix" in entry:
+                if entry["Prefix"] not in IGNORED_PREFIXES:
+                    prefixes.append(entry["Prefix"])
+            elif is_candidate(entry["Key"]):
+                yield LandedObject(
+                    key=entry["Key"],
+                    etag=entry["ETag"].strip('"'),
+                    last_modified=_epoch(entry["LastModified"]),
+                    size=entry["Size"],
+                )
 
 
 def _epoch(value: datetime | float) -> float:
@@ -99,7 +99,8 @@ def select_new(objects: Iterable[LandedObject], cursor: Cursor, lookback: float,
         waiting += 1
         if cursor.last_modified is not None and item.last_modified < cursor.last_modified - lookback:
             continue
-        if cursor.seen.get(item.key, (None,))[0] == item.etag:
+        # Same key, bytes and upload time: handled. A re-upload, even of identical bytes, is new.
+        if cursor.seen.get(item.key) == (item.etag, item.last_modified):
             continue
         fresh.append(item)
     fresh.sort(key=lambda item: (item.last_modified, item.key))

@@ -1,22 +1,17 @@
-"""Resources: one S3 client configuration, and the landing zone built on it."""
+"""Resources: the stack's S3 store, the landing zone users drop files into, and the table store."""
 
 import json
 from pathlib import Path
 
 import dagster as dg
 from botocore.exceptions import ClientError
-from dagster_aws.s3 import S3Resource
+from stack_s3 import S3, is_missing, orders_table_key
 
 PROCESSED_PREFIX = "processed/"
 QUARANTINE_PREFIX = "quarantine/"
 ERROR_REPORT_SUFFIX = ".error.json"
 
-# One S3 client configuration for the whole location, pointed at the stack's store. The landing
-# zone, the IO manager and `landing_inventory` all use this same resource.
-s3 = S3Resource(
-    endpoint_url=dg.EnvVar("S3_ENDPOINT_URL"),
-    region_name=dg.EnvVar("AWS_REGION"),
-)
+s3 = S3(endpoint_url=dg.EnvVar("S3_ENDPOINT_URL"), region_name=dg.EnvVar("AWS_REGION"))
 
 
 class LandingZone(dg.ConfigurableResource):
@@ -27,7 +22,7 @@ class LandingZone(dg.ConfigurableResource):
     user dropped is ever lost.
     """
 
-    s3: S3Resource
+    s3: S3
     bucket: str
 
     def client(self):
@@ -37,7 +32,7 @@ class LandingZone(dg.ConfigurableResource):
         try:
             return self.client().head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
-            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            if is_missing(error):
                 return None
             raise
 
@@ -71,4 +66,18 @@ class LandingZone(dg.ConfigurableResource):
         return self.uri(target)
 
 
+class TableStore(dg.ConfigurableResource):
+    """Where each dropped file's orders table is kept as Parquet (the contract in stack_s3.storage)."""
+
+    s3: S3
+    bucket: str
+
+    def put_orders(self, partition_key: str, path: Path) -> str:
+        key = orders_table_key(partition_key)
+        # upload_file streams large files up in multipart chunks.
+        self.s3.get_client().upload_file(str(path), self.bucket, key)
+        return f"s3://{self.bucket}/{key}"
+
+
 landing = LandingZone(s3=s3, bucket=dg.EnvVar("LANDING_BUCKET"))
+tables = TableStore(s3=s3, bucket=dg.EnvVar("IO_MANAGER_BUCKET"))

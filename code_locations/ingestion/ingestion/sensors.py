@@ -1,5 +1,12 @@
-"""The landing sensor: one ingestion run per new object version dropped into the landing bucket."""
+"""The landing sensor: every new object version dropped into the landing bucket gets ingested.
 
+A lone file gets a run of its own at once. When many wait, they are shared out over a few runs
+(as many as may run at once), each ingesting its files one after the other: a run worker costs
+seconds to start, a file a fraction of one, so a burst of 300 files takes a handful of runs.
+"""
+
+import hashlib
+import math
 import os
 
 import dagster as dg
@@ -7,7 +14,7 @@ from botocore.exceptions import ConnectionError as S3ConnectionError
 from botocore.exceptions import HTTPClientError
 
 from ingestion.jobs import INGESTION_TAGS, ingest_orders_job
-from ingestion.listing import Cursor, list_landed, select_new
+from ingestion.listing import Cursor, LandedObject, list_landed, select_new
 from ingestion.partitions import dropped_files
 from ingestion.resources import LandingZone
 
@@ -19,7 +26,10 @@ INTERVAL_SECONDS = int(os.environ.get("LANDING_SENSOR_INTERVAL_SECONDS", "3"))
 # Objects this many seconds older than the newest one handled are still compared with the cursor.
 # S3 stamps a multipart upload with its start time, so this must outlast the slowest upload.
 LOOKBACK_SECONDS = 600.0
-MAX_RUNS_PER_TICK = 100
+MAX_FILES_PER_TICK = 1000
+# Runs a burst is shared out over: the `stack/pool` limit in dagster.yaml.
+PARALLEL_RUNS = int(os.environ.get("INGEST_PARALLEL_RUNS", "4"))
+MAX_FILES_PER_RUN = 100
 # Dagster rejects these in partition keys; such files are left in place with a warning.
 _INVALID_KEY_PARTS = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
 
@@ -32,40 +42,53 @@ def usable_as_partition(key: str) -> bool:
     return not any(part in key for part in _INVALID_KEY_PARTS)
 
 
+def share_out(files: list[LandedObject], runs: int = PARALLEL_RUNS, most: int = MAX_FILES_PER_RUN) -> list[list[LandedObject]]:
+    """Consecutive groups of files, one per run: one file each while they fit in `runs`."""
+    size = min(most, max(1, math.ceil(len(files) / runs)))
+    return [files[start : start + size] for start in range(0, len(files), size)]
+
+
+def run_request(files: list[LandedObject]) -> dg.RunRequest:
+    # The same files give the same run key, so a tick repeated after a daemon crash starts nothing twice.
+    identity = "\n".join(item.run_key for item in files)
+    run_key = files[0].run_key if len(files) == 1 else "files:" + hashlib.sha256(identity.encode()).hexdigest()[:24]
+    # Which file a run ingests, findable by tag: "<key>@<etag>" for a lone file, else the first and a count.
+    source = f"{files[0].key}@{files[0].etag}" + (f" and {len(files) - 1} more" if len(files) > 1 else "")
+    return dg.RunRequest(
+        run_key=run_key,
+        run_config={"ops": {"ingest_dropped_files": {"config": {"keys": [item.key for item in files]}}}},
+        tags={**INGESTION_TAGS, "stack/files": str(len(files)), "stack/source": source},
+    )
+
+
 @dg.sensor(
     job=ingest_orders_job,
     minimum_interval_seconds=INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "Lists the landing bucket (skipping processed/ and quarantine/) and starts one ingestion "
-        "run per new object version; run_key = key@ETag."
+        "Lists the landing bucket (skipping processed/ and quarantine/) and ingests every new object "
+        "version, each into its own ingestion/orders partition; a burst is shared out over a few runs."
     ),
 )
 def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
     cursor = Cursor.from_json(context.cursor)
     try:
-        selection = select_new(list_landed(landing.client(), landing.bucket), cursor, LOOKBACK_SECONDS, MAX_RUNS_PER_TICK)
+        selection = select_new(list_landed(landing.client(), landing.bucket), cursor, LOOKBACK_SECONDS, MAX_FILES_PER_TICK)
     except (S3ConnectionError, HTTPClientError) as error:
         raise LandingUnreachable(
             f"Cannot list {landing.uri('')}: the S3 store at {landing.s3.endpoint_url} does not answer ({error}). "
             "Nothing is lost: files dropped meanwhile are picked up at the first tick after it is back."
         ) from None
-    requests = []
+    usable = []
     for item in selection.new:
-        if not usable_as_partition(item.key):
+        if usable_as_partition(item.key):
+            usable.append(item)
+        else:
             context.log.warning(
                 f"Left {landing.uri(item.key)} in place: its name contains '...' or a control "
                 "character, which Dagster does not allow in a partition key. Rename it to ingest it."
             )
-            continue
-        requests.append(
-            dg.RunRequest(
-                run_key=item.run_key,
-                partition_key=item.key,
-                tags={**INGESTION_TAGS, "stack/source-etag": item.etag},
-            )
-        )
-    if not requests:
+    if not usable:
         reason = (
             f"No new objects in s3://{landing.bucket}: {selection.waiting} waiting, all already requested."
             if not selection.new
@@ -73,7 +96,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) ->
         )
         return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=selection.cursor.to_json())
     return dg.SensorResult(
-        run_requests=requests,
-        dynamic_partitions_requests=[dropped_files.build_add_request([r.partition_key for r in requests])],
+        run_requests=[run_request(group) for group in share_out(usable)],
+        dynamic_partitions_requests=[dropped_files.build_add_request([item.key for item in usable])],
         cursor=selection.cursor.to_json(),
     )

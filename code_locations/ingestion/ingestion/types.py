@@ -1,10 +1,10 @@
 """The orders table: its CSV contract, its Arrow schema and the Dagster type that checks it."""
 
-from dataclasses import dataclass
-
 import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+ORDERS_KEY = dg.AssetKey(["ingestion", "orders"])
 
 # The exact header a dropped CSV must have, in this order.
 ORDERS_SCHEMA = pa.schema(
@@ -29,23 +29,9 @@ COLUMN_DESCRIPTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class StagedParquet:
-    """A Parquet file on local disk, written batch by batch, that the IO manager uploads.
-
-    The ingestion asset returns this handle instead of an in-memory table so that a 200 MB CSV
-    never has to fit in memory at once; the IO manager still decides where it is stored.
-    """
-
-    path: str
-    num_rows: int
-
-
 def _schema_of(value: object) -> pa.Schema | None:
     if isinstance(value, pa.Table):
         return value.schema
-    if isinstance(value, StagedParquet):
-        return pq.read_schema(value.path)
     if isinstance(value, pq.ParquetFile):
         return value.schema_arrow
     return None
@@ -56,7 +42,7 @@ def _check_orders(_context: dg.TypeCheckContext, value: object) -> dg.TypeCheck:
     if schema is None:
         return dg.TypeCheck(
             success=False,
-            description=f"Expected a pyarrow Table, StagedParquet or ParquetFile, got {type(value).__name__}.",
+            description=f"Expected a pyarrow Table or ParquetFile, got {type(value).__name__}.",
         )
     # Compare names and types only: Parquet round trips add field metadata.
     actual = [(field.name, str(field.type)) for field in schema]

@@ -15,7 +15,7 @@ def test_daily_summary_reads_all_ingested_files_for_its_day(drop, instance):
     for key in ("a/orders.csv", "b/orders.csv"):
         drop(key, "orders-2024-05-01.csv")
         instance.add_dynamic_partitions("dropped_files", [key])
-        resources = {name: ingestion_defs.resources[name] for name in ("landing", "parquet_io_manager", "io_manager")}
+        resources = {name: ingestion_defs.resources[name] for name in ("landing", "tables")}
         assert dg.materialize([orders], partition_key=key, resources=resources, instance=instance).success
 
     result = dg.materialize(

@@ -4,17 +4,32 @@ import json
 
 import dagster as dg
 import pytest
-from ingestion.checks import orders_checks
-from ingestion.definitions import defs
 from ingestion.assets import orders
+from ingestion.definitions import defs
+
+RESOURCES = ("landing", "tables")
 
 
 def materialize(instance, key):
     instance.add_dynamic_partitions("dropped_files", [key])
-    resources = {name: defs.resources[name] for name in ("landing", "parquet_io_manager", "io_manager")}
-    return dg.materialize(
-        [orders, *orders_checks], partition_key=key, resources=resources, instance=instance, raise_on_error=False
+    resources = {name: defs.resources[name] for name in RESOURCES}
+    return dg.materialize([orders], partition_key=key, resources=resources, instance=instance, raise_on_error=False)
+
+
+def ingest_dropped(instance, keys):
+    """The landing sensor's job, run in process against the real S3 server."""
+    instance.add_dynamic_partitions("dropped_files", keys)
+    config = {"ops": {"ingest_dropped_files": {"config": {"keys": keys}}}}
+    return defs.resolve_job_def("ingest_orders_job").execute_in_process(
+        run_config=config, instance=instance, raise_on_error=False
     )
+
+
+def materializations(instance, key):
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(["ingestion", "orders"]), asset_partitions=[key]), limit=10
+    ).records
+    return [record.run_id for record in records]
 
 
 def keys(client, bucket, prefix=""):
@@ -33,6 +48,7 @@ def test_good_file_is_stored_as_parquet_archived_and_checked(drop, s3_client, la
     assert keys(s3_client, io_bucket) == [f"ingestion/orders/{key}.parquet"]
     assert keys(s3_client, landing_bucket) == [f"processed/{key}"]
     metadata = result.asset_materializations_for_node("ingestion__orders")[0].metadata
+    assert metadata["uri"].value == f"s3://{io_bucket}/ingestion/orders/{key}.parquet"
     assert metadata["dagster/row_count"].value == 12
     assert "data:image/png;base64," in metadata["rows_per_day"].value
     assert "Tasse céramique" in metadata["preview"].value or "| order_id |" in metadata["preview"].value
@@ -82,3 +98,40 @@ def test_rematerializing_reads_the_processed_copy(drop, s3_client, landing_bucke
     assert materialize(instance, "again.csv").success
     second = materialize(instance, "again.csv")
     assert second.success and keys(s3_client, landing_bucket) == ["processed/again.csv"]
+
+
+def test_one_run_ingests_many_files_each_into_its_own_partition(drop, s3_client, landing_bucket, io_bucket, instance):
+    drop("batch/a.csv", "orders-2024-05-01.csv")
+    drop("batch/bad.csv", "bad-wrong-types.csv")
+    drop("batch/b.csv", "orders-with-warnings.csv")
+    result = ingest_dropped(instance, ["batch/a.csv", "batch/bad.csv", "batch/b.csv"])
+
+    # The bad file fails the run, but only after the good files around it were ingested.
+    assert not result.success
+    failure = [e for e in result.all_events if e.is_step_failure][0]
+    assert "1 of 3 file(s) quarantined" in failure.step_failure_data.error.message
+    assert keys(s3_client, io_bucket) == ["ingestion/orders/batch/a.csv.parquet", "ingestion/orders/batch/b.csv.parquet"]
+    assert keys(s3_client, landing_bucket) == [
+        "processed/batch/a.csv", "processed/batch/b.csv", "quarantine/batch/bad.csv", "quarantine/batch/bad.csv.error.json",
+    ]
+    for key in ("batch/a.csv", "batch/b.csv"):
+        assert materializations(instance, key) == [result.run_id]
+    evaluations = {(e.partition, e.check_name): e for e in result.get_asset_check_evaluations()}
+    assert len(evaluations) == 8 and evaluations[("batch/a.csv", "orders_schema_matches")].passed
+    assert not evaluations[("batch/b.csv", "orders_unique_ids")].passed
+
+
+def test_repeating_a_run_or_redropping_the_same_bytes_ingests_nothing_twice(drop, s3_client, landing_bucket, instance):
+    drop("same.csv", "orders-2024-05-01.csv")
+    first = ingest_dropped(instance, ["same.csv"])
+    assert first.success
+    # A retried run finds its file gone from landing; a re-drop of identical bytes is archived.
+    assert ingest_dropped(instance, ["same.csv"]).success
+    drop("same.csv", "orders-2024-05-01.csv")
+    assert ingest_dropped(instance, ["same.csv"]).success
+    assert materializations(instance, "same.csv") == [first.run_id]
+    assert keys(s3_client, landing_bucket) == ["processed/same.csv"]
+    # Different bytes under the same key (a correction, or a revert) are ingested again.
+    drop("same.csv", "orders-with-warnings.csv")
+    again = ingest_dropped(instance, ["same.csv"])
+    assert again.success and materializations(instance, "same.csv") == [again.run_id, first.run_id]

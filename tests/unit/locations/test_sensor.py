@@ -6,7 +6,16 @@ import dagster as dg
 import pytest
 from ingestion.listing import Cursor, LandedObject, select_new
 from ingestion.resources import LandingZone, s3
-from ingestion.sensors import LandingUnreachable, landing_sensor
+from ingestion.sensors import PARALLEL_RUNS, LandingUnreachable, landing_sensor, share_out
+
+
+def files_of(request):
+    return request.run_config["ops"]["ingest_dropped_files"]["config"]["keys"]
+
+
+def run_keys(result):
+    """The run key of each request with the upload time left out, or the group's hash."""
+    return [r.run_key.split("@")[0] if "@" in r.run_key else r.run_key for r in result.run_requests]
 
 
 def tick(instance, cursor=None):
@@ -24,27 +33,40 @@ def test_ticks_request_one_run_per_new_object_version(drop, s3_client, landing_b
     drop("quarantine/bad.csv.error.json", body=b"{}")
 
     first, partitions = tick(instance)
-    assert {r.run_key for r in first.run_requests} == {
-        f"a.csv@{a['ETag'].strip(chr(34))}",
-        f"nested/deeper/commandes été 2024.csv@{s3_client.head_object(Bucket=landing_bucket, Key='nested/deeper/commandes été 2024.csv')['ETag'].strip(chr(34))}",
-    }
+    # Few files: a run each, at once.
+    assert sorted(run_keys(first)) == sorted(["a.csv", "nested/deeper/commandes été 2024.csv"])
     assert sorted(partitions) == ["a.csv", "nested/deeper/commandes été 2024.csv"]
     assert all(r.tags["stack/pool"] == "ingestion" for r in first.run_requests)
-    assert {r.partition_key for r in first.run_requests} == set(partitions)
+    assert sorted(k for r in first.run_requests for k in files_of(r)) == sorted(partitions)
+    assert f"a.csv@{a['ETag'].strip(chr(34))}@" in " ".join(r.run_key for r in first.run_requests)
 
     quiet, _ = tick(instance, first.cursor)
     assert not quiet.run_requests and "No new objects" in quiet.skip_reason.skip_message
 
-    # Identical bytes again: same ETag, so nothing new (and the run key would match anyway).
-    drop("a.csv", "orders-2024-05-01.csv")
-    again, _ = tick(instance, first.cursor)
-    assert not again.run_requests
-
     # New bytes under the same key: a new run for the same partition.
     changed = drop("a.csv", "orders-with-warnings.csv")
-    overwrite, partitions = tick(instance, again.cursor)
-    assert [r.run_key for r in overwrite.run_requests] == [f"a.csv@{changed['ETag'].strip(chr(34))}"]
+    overwrite, partitions = tick(instance, first.cursor)
+    assert [r.run_key.rsplit("@", 1)[0] for r in overwrite.run_requests] == [f"a.csv@{changed['ETag'].strip(chr(34))}"]
     assert partitions == ["a.csv"]
+
+
+def test_a_burst_is_shared_out_over_a_few_runs(drop, instance):
+    for i in range(30):
+        drop(f"burst/{i:02d}.csv", body=b"x")
+    result, partitions = tick(instance)
+    assert len(partitions) == 30 and len(result.run_requests) == PARALLEL_RUNS
+    ingested = [key for request in result.run_requests for key in files_of(request)]
+    assert sorted(ingested) == sorted(partitions) and len(set(ingested)) == 30
+    # The same files give the same run keys: a tick repeated after a crash starts nothing twice.
+    repeated, _ = tick(instance)
+    assert run_keys(repeated) == run_keys(result)
+
+
+def test_share_out_gives_lone_files_their_own_run_and_caps_large_runs():
+    files = [LandedObject(key=f"k{i}", etag="e", last_modified=100.0, size=1) for i in range(1000)]
+    assert [len(group) for group in share_out(files[:3], runs=4)] == [1, 1, 1]
+    assert [len(group) for group in share_out(files[:10], runs=4)] == [3, 3, 3, 1]
+    assert {len(group) for group in share_out(files, runs=4, most=100)} == {100}
 
 
 def test_cursor_survives_its_object_being_deleted(drop, s3_client, landing_bucket, instance):
@@ -56,7 +78,7 @@ def test_cursor_survives_its_object_being_deleted(drop, s3_client, landing_bucke
         s3_client.delete_object(Bucket=landing_bucket, Key=key)
     drop("three.csv", body=b"3")
     second, _ = tick(instance, first.cursor)
-    assert [r.partition_key for r in second.run_requests] == ["three.csv"]
+    assert [k for r in second.run_requests for k in files_of(r)] == ["three.csv"]
     assert json.loads(second.cursor)["last_modified"] >= newest["last_modified"]
 
 

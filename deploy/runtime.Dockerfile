@@ -1,0 +1,29 @@
+# The runtime image: Python, dagster and its Postgres, Docker and S3 plumbing, the stack's shared
+# library and instance config. Code-location images (so every run worker) and the Dagster image
+# (webserver, daemon) both start FROM it; the UI's packages live only in the latter.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
+
+ENV PATH=/opt/venv/bin:$PATH \
+    DAGSTER_HOME=/opt/dagster/home \
+    PYTHONPATH=/opt/dagster/lib \
+    PYTHONUNBUFFERED=1 \
+    LANG=C.UTF-8
+
+# An extra CA bundle (a TLS-inspecting proxy's) is trusted for this install only, when one is given.
+COPY deploy/ca/ /tmp/ca/
+COPY deploy/runtime.lock /tmp/runtime.lock
+RUN if [ -s /tmp/ca/extra-ca.pem ]; then export PIP_CERT=/tmp/ca/extra-ca.pem; fi \
+ && python -m venv /opt/venv \
+ && pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps -r /tmp/runtime.lock \
+ && rm -rf /tmp/ca /tmp/runtime.lock
+
+RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin dagster \
+ && mkdir -p "$DAGSTER_HOME" /opt/dagster/app \
+ && chown dagster:dagster "$DAGSTER_HOME"
+
+COPY lib/ /opt/dagster/lib/
+RUN python -m compileall -q /opt/dagster/lib
+COPY dagster.yaml workspace.yaml /opt/dagster/home/
+COPY deploy/cached-check deploy/prune_run_containers.py /opt/dagster/deploy/
+WORKDIR /opt/dagster/app
