@@ -9,6 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from ingestion.charts import bar_chart_png, markdown_image
+from ingestion.inert import markdown_table
 from ingestion.parsing import IngestStats, InvalidFile, check_extension, check_text, csv_to_parquet
 from ingestion.partitions import dropped_files
 from ingestion.resources import PROCESSED_PREFIX, QUARANTINE_PREFIX, LandingZone
@@ -125,12 +126,8 @@ def orders(context: dg.AssetExecutionContext, config: IngestConfig, landing: Lan
 
 
 def preview_markdown(stats: IngestStats) -> str:
-    def cell(value: object) -> str:
-        return "" if value is None else str(value).replace("|", "\\|")
-
-    lines = ["| " + " | ".join(ORDERS_COLUMNS) + " |", "|" + " --- |" * len(ORDERS_COLUMNS)]
-    lines += ["| " + " | ".join(cell(row[c]) for c in ORDERS_COLUMNS) + " |" for row in stats.preview]
-    return "\n".join(lines)
+    # Cells come from the dropped file: inert_text keeps them from forming links, images or HTML.
+    return markdown_table(list(ORDERS_COLUMNS), [[row[c] for c in ORDERS_COLUMNS] for row in stats.preview])
 
 
 def rows_per_day_chart(stats: IngestStats) -> str:
