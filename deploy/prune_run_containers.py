@@ -12,7 +12,7 @@ seconds and touches a heartbeat file the healthcheck reads; `--once` prunes once
 import os
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import docker
@@ -29,11 +29,11 @@ def finished_at(container) -> datetime:
     if stamp == NEVER:
         stamp = container.attrs["Created"]
     # Docker reports nanoseconds; Python parses up to microseconds.
-    return datetime.fromisoformat(stamp[:26].rstrip("Z")).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(stamp[:26].rstrip("Z")).replace(tzinfo=UTC)
 
 
 def prune_once(client: docker.DockerClient, network: str, retention: timedelta) -> int:
-    cutoff = datetime.now(timezone.utc) - retention
+    cutoff = datetime.now(UTC) - retention
     candidates = client.containers.list(
         all=True,
         filters={"label": "dagster-stack/role=run-worker", "network": network, "status": FINISHED_STATUSES},

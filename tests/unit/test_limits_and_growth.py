@@ -1,9 +1,9 @@
 """Months of uptime: every container, service or run, has bounded memory, processes and logs;
 old ticks are purged; finished run containers of every kind are pruned."""
 
+import importlib.util
 import re
-import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import docker
@@ -14,8 +14,10 @@ from docker.utils import parse_bytes
 from tests.integration.stack import read_env_file
 from tests.unit.test_stack_config import REPO, load_yaml
 
-sys.path.insert(0, str(REPO / "deploy"))
-from prune_run_containers import FINISHED_STATUSES, finished_at  # noqa: E402
+_janitor_spec = importlib.util.spec_from_file_location("prune_run_containers", REPO / "deploy" / "prune_run_containers.py")
+janitor = importlib.util.module_from_spec(_janitor_spec)
+_janitor_spec.loader.exec_module(janitor)
+FINISHED_STATUSES, finished_at = janitor.FINISHED_STATUSES, janitor.finished_at
 
 DEFAULTED = re.compile(r"^\$\{([A-Z0-9_]+):-([^}]*)\}$")
 SPAWNING_SERVICES = {"webserver", "daemon", "code-ingestion", "code-analytics"}
@@ -78,9 +80,9 @@ def run_container(status: str, created: str, finished: str) -> Container:
 def test_runs_that_never_started_or_died_are_pruned_by_age():
     assert {"exited", "created", "dead"} <= set(FINISHED_STATUSES)
     never_started = run_container("created", "2026-01-02T03:04:05.123456789Z", "0001-01-01T00:00:00Z")
-    assert finished_at(never_started) == datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=timezone.utc)
+    assert finished_at(never_started) == datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
     exited = run_container("exited", "2026-01-01T00:00:00Z", "2026-01-03T00:00:00.5Z")
-    assert finished_at(exited) == datetime(2026, 1, 3, 0, 0, 0, 500000, tzinfo=timezone.utc)
+    assert finished_at(exited) == datetime(2026, 1, 3, 0, 0, 0, 500000, tzinfo=UTC)
 
 
 def test_docker_accepts_the_status_filter():

@@ -9,13 +9,16 @@ REPO = Path(__file__).resolve().parents[2]
 ENTRYPOINT = REPO / "deploy" / "local-images" / "s3-entrypoint.sh"
 SECRETS = {"MINIO_ROOT_PASSWORD": "root-secret-4f1c9a", "S3_APP_SECRET_KEY": "app-secret-8d2e7b"}
 
-# Records its arguments and, for `weed admin`, the options file and its mode; then exits, which
-# makes the entrypoint stop the others and exit too.
+# Records its arguments and, for `weed admin`, the options file and its mode. The others wait
+# (at most 10 s) for the admin to finish recording before they exit: the first weed to exit
+# makes the entrypoint stop the rest.
 RECORDING_WEED = """#!/bin/sh
 printf '%s\\n' "$*" >>"$RECORD/argv"
 for arg in "$@"; do
-  case "$arg" in -options=*) file="${arg#-options=}"; cat "$file" >"$RECORD/admin-options"; stat -c %a "$file" >"$RECORD/admin-options-mode" ;; esac
+  case "$arg" in -options=*) file="${arg#-options=}"; cat "$file" >"$RECORD/admin-options"; stat -c %a "$file" >"$RECORD/admin-options-mode"; touch "$RECORD/admin-done" ;; esac
 done
+tries=0
+while [ ! -e "$RECORD/admin-done" ] && [ "$tries" -lt 100 ]; do sleep 0.1; tries=$((tries + 1)); done
 """
 
 

@@ -47,7 +47,7 @@ def flat(text: str) -> str:
 def test_hostile_cells_render_as_their_own_text():
     rendered = render_preview(HOSTILE_CELLS)
     assert set(re.findall(r"<\s*/?\s*([a-zA-Z]+)", rendered)) <= TABLE_TAGS, rendered
-    cells = [html.unescape(cell) for cell in re.findall(r"<td>(.*?)</td>", rendered, re.S)]
+    cells = [html.unescape(cell) for cell in re.findall(r"<td>(.*?)</td>", rendered, re.DOTALL)]
     assert cells[: len(HOSTILE_CELLS)] == [flat(cell) for cell in HOSTILE_CELLS]
 
 
@@ -56,7 +56,7 @@ def test_hostile_cells_render_as_their_own_text():
 def test_any_cells_render_as_plain_text_in_their_own_cell(cells):
     rendered = render_preview(cells)
     assert set(re.findall(r"<\s*/?\s*([a-zA-Z]+)", rendered)) <= TABLE_TAGS
-    shown = [html.unescape(cell) for cell in re.findall(r"<td>(.*?)</td>", rendered, re.S)]
+    shown = [html.unescape(cell) for cell in re.findall(r"<td>(.*?)</td>", rendered, re.DOTALL)]
     # A table cell loses its outer spaces: harmless.
     expected = [flat(cell).strip() for cell in cells]
     assert [cell.strip() for cell in shown[: len(cells)]] == expected
