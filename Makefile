@@ -51,12 +51,17 @@ backup: docker ## Dump the stack's Postgres to backups/ (consistent while runnin
 restore: docker ## Restore FILE=backups/<dump> into the running stack, replacing its history (asks; YES=1 skips)
 	@deploy/restore.sh "$(FILE)"
 
+# FILE and KEY reach the shell as environment variables, never as text pasted into the recipe:
+# a key like 'x`cmd`.csv' is stored as is, and nothing in it runs. Exported under their own
+# names, make would expand them first ($(shell ...) included); $(value ...) does not.
+unexport FILE KEY
+drop: export DROP_FILE = $(value FILE)
+drop: export DROP_KEY = $(value KEY)
 drop: ## Upload FILE=path into the landing bucket (KEY=name to store it under another key)
-	@file="$(FILE)"; \
-	if [ -z "$$file" ]; then echo "usage: make drop FILE=samples/orders-2024-05-01.csv [KEY=incoming/orders.csv]"; exit 2; fi; \
-	if [ ! -f "$$file" ]; then echo "error: '$$file' is not a file"; exit 2; fi; \
-	key="$(KEY)"; key="$${key:-$$(basename "$$file")}"; \
-	$(COMPOSE) exec -T webserver python /opt/dagster/deploy/drop.py "$$key" < "$$file"
+	@if [ -z "$$DROP_FILE" ]; then echo "usage: make drop FILE=samples/orders-2024-05-01.csv [KEY=incoming/orders.csv]"; exit 2; fi; \
+	if [ ! -f "$$DROP_FILE" ]; then echo "error: '$$DROP_FILE' is not a file"; exit 2; fi; \
+	key="$${DROP_KEY:-$$(basename -- "$$DROP_FILE")}"; \
+	$(COMPOSE) exec -T webserver python /opt/dagster/deploy/drop.py "$$key" < "$$DROP_FILE"
 
 test: test-unit bench-smoke test-integration test-faults ## Unit tests, a quick bench, integration tests, then the fault suite, each live part on a throwaway stack
 

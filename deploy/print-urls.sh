@@ -23,5 +23,7 @@ Dagster Stack is up ($world).
   Dagster UI     http://$host:${DAGSTER_WEBSERVER_PORT:-3000}
   S3 API         http://$host:${S3_API_PORT:-9000}    drop files into bucket '${LANDING_BUCKET:-landing}'
   $console  http://$host:${S3_CONSOLE_PORT:-9001}
-  Credentials    in ${STACK_ENV:-.env} (MINIO_ROOT_USER / MINIO_ROOT_PASSWORD)
+  Uploads        make drop FILE=..., or any S3 client with S3_APP_ACCESS_KEY / S3_APP_SECRET_KEY
+                 from ${STACK_ENV:-.env} (reads and writes the stack's buckets, nothing more)
+  $console login  MINIO_ROOT_USER / MINIO_ROOT_PASSWORD: the store's root; not for uploads
 EOF_URLS

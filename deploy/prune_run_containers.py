@@ -1,5 +1,8 @@
 """Removes this stack's finished run containers once they are older than the retention period.
 
+Finished means exited, dead (removal failed half-way) or created but never started (the launcher
+died between create and start): all three otherwise stay forever.
+
 Recent ones stay, so a failed run can still be inspected with `docker logs`. Only containers the
 run launcher labelled `dagster-stack/role=run-worker` on this stack's network are considered,
 so two stacks on one Docker engine never prune each other's runs. Runs every PRUNE_INTERVAL
@@ -9,25 +12,31 @@ seconds and touches a heartbeat file the healthcheck reads; `--once` prunes once
 import os
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import docker
 
 HEARTBEAT = Path("/tmp/run-janitor.heartbeat")
+FINISHED_STATUSES = ["exited", "dead", "created"]
+# Docker's FinishedAt for a container that never ran.
+NEVER = "0001-01-01T00:00:00Z"
 
 
 def finished_at(container) -> datetime:
+    """When it finished or, if it never ran, was created: a just-created run is not pruned."""
+    stamp = container.attrs["State"]["FinishedAt"]
+    if stamp == NEVER:
+        stamp = container.attrs["Created"]
     # Docker reports nanoseconds; Python parses up to microseconds.
-    stamp = container.attrs["State"]["FinishedAt"][:26].rstrip("Z")
-    return datetime.fromisoformat(stamp).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(stamp[:26].rstrip("Z")).replace(tzinfo=UTC)
 
 
 def prune_once(client: docker.DockerClient, network: str, retention: timedelta) -> int:
-    cutoff = datetime.now(timezone.utc) - retention
+    cutoff = datetime.now(UTC) - retention
     candidates = client.containers.list(
         all=True,
-        filters={"label": "dagster-stack/role=run-worker", "network": network, "status": "exited"},
+        filters={"label": "dagster-stack/role=run-worker", "network": network, "status": FINISHED_STATUSES},
     )
     removed = 0
     for container in candidates:

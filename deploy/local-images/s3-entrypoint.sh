@@ -26,6 +26,7 @@ done
 
 json_string() {
   case "$1" in
+    *$'\n'*) echo "s3-entrypoint: credentials and bucket names may not contain a line break" >&2; exit 2 ;;
     *'"'* | *'\'*) echo "s3-entrypoint: credentials and bucket names may not contain \" or \\" >&2; exit 2 ;;
   esac
   printf '"%s"' "$1"
@@ -56,15 +57,23 @@ mkdir -p "$data_dir"
 # ours (older versions of this script bound everything to 0.0.0.0). The command line below is the
 # whole configuration, so the saved copy goes; no stored object depends on it.
 rm -f "$data_dir/mini.options"
-identities=/run/s3-identities.json
-( umask 077; write_identities "$identities" )
+# Secrets go to the servers in files only this user can read, never on a command line, which
+# any process on the host can read (ps, /proc/PID/cmdline).
+runtime_dir="${S3_RUNTIME_DIR:-/run}"
+identities="$runtime_dir/s3-identities.json"
+admin_options="$runtime_dir/s3-admin.options"
+(
+  umask 077
+  write_identities "$identities"
+  printf 'adminUser=%s\nadminPassword=%s\n' "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >"$admin_options"
+)
 
 weed mini -dir="$data_dir" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3=false -admin.ui=false \
   -master.telemetry=false &
 weed s3 -ip.bind=0.0.0.0 -port=9000 -filer=127.0.0.1:8888 -config="$identities" \
   -iam=false -port.iceberg=0 -port.lance=0 &
 weed admin -ip=0.0.0.0 -port=9001 -masters=127.0.0.1:9333 -dataDir="$data_dir/.admin" \
-  -adminUser="$MINIO_ROOT_USER" -adminPassword="$MINIO_ROOT_PASSWORD" &
+  -options="$admin_options" &
 
 # One process down means the store is down: stop the others and exit, so the restart policy
 # starts all three again.

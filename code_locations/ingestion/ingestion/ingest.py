@@ -16,6 +16,7 @@ from pydantic import Field
 
 from ingestion.charts import bar_chart_png, markdown_image
 from ingestion.checks import CheckOutcome, judge
+from ingestion.inert import markdown_table
 from ingestion.parsing import IngestStats, InvalidFile, check_extension, check_text, csv_to_parquet
 from ingestion.resources import PROCESSED_PREFIX, LandingZone, TableStore
 from ingestion.types import ORDERS_COLUMNS, ORDERS_KEY, ORDERS_TABLE_SCHEMA
@@ -139,12 +140,8 @@ def _metadata(source: Source, landing: LandingZone, stats: IngestStats, stored: 
 
 
 def preview_markdown(stats: IngestStats) -> str:
-    def cell(value: object) -> str:
-        return "" if value is None else str(value).replace("|", "\\|")
-
-    lines = ["| " + " | ".join(ORDERS_COLUMNS) + " |", "|" + " --- |" * len(ORDERS_COLUMNS)]
-    lines += ["| " + " | ".join(cell(row[c]) for c in ORDERS_COLUMNS) + " |" for row in stats.preview]
-    return "\n".join(lines)
+    # Cells come from the dropped file: markdown_table keeps them from forming links, images or HTML.
+    return markdown_table(list(ORDERS_COLUMNS), [[row[c] for c in ORDERS_COLUMNS] for row in stats.preview])
 
 
 def rows_per_day_chart(stats: IngestStats) -> str:

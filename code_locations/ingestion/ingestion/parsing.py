@@ -1,18 +1,20 @@
-"""Validating and converting a dropped orders CSV, in bounded memory.
+"""Validating and converting a dropped orders CSV, in memory bounded by `Limits`, whatever it holds.
 
 Two streaming passes over a local copy of the file:
-1. `check_text` reads it line by line with the csv module: UTF-8, no NUL bytes, exact header,
-   six fields per row. It knows line numbers, so its messages can point at the exact line.
+1. `check_text` reads it line by line with the csv module: UTF-8, no NUL bytes, no stray carriage
+   returns, exact header, six fields per row, no line over `Limits.max_line_bytes`. It knows line
+   numbers, so its messages can point at the exact line.
 2. `csv_to_parquet` lets pyarrow read the (now well-formed) file in blocks as strings, converts
    each block to the orders types with vectorized checks, and appends it to a Parquet file.
-Neither pass holds more than one line or one block in memory.
+Neither pass holds more than one line or one block in memory. Anything wrong with the file, however
+hostile, raises `InvalidFile` with a message of bounded length; nothing else is the file's fault.
 """
 
 import bisect
-import codecs
 import csv
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,15 +25,43 @@ import pyarrow.parquet as pq
 from ingestion.types import ORDERS_COLUMNS, ORDERS_SCHEMA
 
 SUPPORTED_EXTENSIONS = (".csv",)
+# Every message stays readable in a report and a run's event log, however long the bad value.
+MAX_PROBLEM_CHARS = 500
+MAX_VALUE_CHARS = 60
 
-_INTEGER = r"^\s*-?\d{1,18}\s*$"
+_INTEGER = r"^\s*-?\d+\s*$"
 _DECIMAL = r"^\s*-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
+# Orders outside these days are typos; the bound also caps the per-day counts kept in memory.
+EARLIEST_ORDER_DATE = date(1900, 1, 1)
+LATEST_ORDER_DATE = date(2199, 12, 31)
+_EPOCH = date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a file may contain; together they bound the memory any file can make the parser use."""
+
+    # The csv module and pyarrow hold a whole line (pyarrow: a whole block) at a time.
+    max_line_bytes: int = 256 << 10
+    # Their line numbers are kept so messages can name the line of a bad row.
+    max_blank_lines: int = 10_000
+
+
+LIMITS = Limits()
+
+
+def shown(value: object, limit: int = MAX_VALUE_CHARS) -> str:
+    """`value` quoted for a message, cut to `limit` characters."""
+    text = repr(str(value))
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 class InvalidFile(Exception):
     """The dropped file cannot be ingested; the message says which file, where and why."""
 
     def __init__(self, name: str, problem: str, line: int | None = None, column: str | None = None):
+        if len(problem) > MAX_PROBLEM_CHARS:
+            problem = problem[: MAX_PROBLEM_CHARS - 1] + "…"
         self.name, self.problem, self.line, self.column = name, problem, line, column
         where = "".join(
             [f", line {line}" if line is not None else "", f", column '{column}'" if column else ""]
@@ -47,7 +77,7 @@ def check_extension(name: str) -> None:
     if suffix not in SUPPORTED_EXTENSIONS:
         raise InvalidFile(
             name,
-            f"unsupported file type '{suffix or '(no extension)'}'; only "
+            f"unsupported file type {shown(suffix) if suffix else '(no extension)'}; only "
             f"{', '.join(SUPPORTED_EXTENSIONS)} files with the orders header are ingested",
         )
 
@@ -69,16 +99,27 @@ class TextCheck:
             line = shifted
 
 
-def _decoded_lines(path: Path, name: str):
-    decoder = codecs.getincrementaldecoder("utf-8")()
+def _decoded_lines(path: Path, name: str, limits: Limits):
     with path.open("rb") as raw:
-        for number, chunk in enumerate(raw, start=1):
+        number = 0
+        # readline with a limit: a file without newlines must not be read whole.
+        while chunk := raw.readline(limits.max_line_bytes + 1):
+            number += 1
+            if len(chunk) > limits.max_line_bytes:
+                raise InvalidFile(
+                    name, f"the line is longer than {limits.max_line_bytes} bytes; is this an orders CSV?", number
+                )
             if b"\x00" in chunk:
                 raise InvalidFile(
                     name, "contains NUL bytes: this looks like a binary file, not CSV text", number
                 )
+            # pyarrow ends a row at a bare \r where the csv module keeps it in a quoted value.
+            if b"\r" in chunk.removesuffix(b"\r\n"):
+                raise InvalidFile(
+                    name, "has a carriage return (\\r) that does not end a line; save it with \\n or \\r\\n line ends", number
+                )
             try:
-                text = decoder.decode(chunk)
+                text = chunk.decode("utf-8")
             except UnicodeDecodeError as error:
                 bad = chunk[error.start : error.start + 1].hex()
                 raise InvalidFile(
@@ -92,10 +133,10 @@ def _decoded_lines(path: Path, name: str):
             yield text
 
 
-def check_text(path: Path, name: str) -> TextCheck:
+def check_text(path: Path, name: str, limits: Limits = LIMITS) -> TextCheck:
     if path.stat().st_size == 0:
         raise InvalidFile(name, "the file is empty (0 bytes)")
-    reader = csv.reader(_decoded_lines(path, name), strict=True)
+    reader = csv.reader(_decoded_lines(path, name, limits), strict=True)
     result = TextCheck(data_rows=0)
     previous_line = 0
     try:
@@ -108,6 +149,8 @@ def check_text(path: Path, name: str) -> TextCheck:
                 _check_header(fields, name)
                 continue
             if not fields:
+                if len(result.blank_lines) >= limits.max_blank_lines:
+                    raise InvalidFile(name, f"has more than {limits.max_blank_lines} blank lines", line)
                 result.blank_lines.append(line)
                 continue
             if len(fields) != len(ORDERS_COLUMNS):
@@ -125,6 +168,11 @@ def check_text(path: Path, name: str) -> TextCheck:
     return result
 
 
+def _listed(values: list[str], most: int = 8) -> str:
+    listed = ", ".join(shown(value) for value in values[:most])
+    return f"[{listed}{', …' if len(values) > most else ''}]"
+
+
 def _check_header(fields: list[str], name: str) -> None:
     header = [value.strip() for value in fields]
     if header == list(ORDERS_COLUMNS):
@@ -135,12 +183,12 @@ def _check_header(fields: list[str], name: str) -> None:
     if missing:
         details.append(f"missing {missing}")
     if unexpected:
-        details.append(f"unexpected {unexpected}")
+        details.append(f"unexpected {_listed(unexpected)}")
     if not details:
         details.append("columns are in the wrong order")
     raise InvalidFile(
         name,
-        f"wrong header {header}: {'; '.join(details)}; expected exactly {list(ORDERS_COLUMNS)}",
+        f"wrong header ({len(header)} fields): {'; '.join(details)}; expected exactly {list(ORDERS_COLUMNS)}",
         line=1,
     )
 
@@ -154,37 +202,70 @@ class IngestStats:
 
 
 def _first_true(mask: pa.Array) -> int | None:
-    index = pc.index(mask, True).as_py()
+    index = pc.index(pc.fill_null(mask, False), True).as_py()
     return None if index < 0 else index
+
+
+class _BadValue(Exception):
+    def __init__(self, index: int, problem: str):
+        self.index, self.problem = index, problem
+
+
+def _reject_first(values: pa.Array, wrong: pa.Array, problem: str) -> None:
+    index = _first_true(pc.and_(pc.is_valid(values), wrong))
+    if index is not None:
+        raise _BadValue(index, f"{shown(values[index].as_py())} {problem}")
+
+
+def _cast_or_reject(values: pa.Array, target: pa.DataType, problem: str) -> pa.Array:
+    try:
+        return pc.cast(values, target)
+    except pa.ArrowInvalid:
+        # Rare (a value out of the type's range): find which one, one value at a time.
+        for index in range(len(values)):
+            try:
+                pc.cast(values.slice(index, 1), target)
+            except pa.ArrowInvalid:
+                raise _BadValue(index, f"{shown(values[index].as_py())} {problem}") from None
+        raise
+
+
+def _to_date(values: pa.Array) -> pa.Array:
+    parsed = pc.strptime(values, format="%Y-%m-%d", unit="s", error_is_null=True)
+    # Formatting the parsed date back catches days that do not exist (2024-02-30 rolls over).
+    wrong = pc.or_kleene(pc.is_null(parsed), pc.not_equal(pc.strftime(parsed, format="%Y-%m-%d"), values))
+    _reject_first(values, wrong, "is not a date like 2024-05-31")
+    days = pc.cast(parsed, pa.date32())
+    outside = pc.or_(pc.less(days, pa.scalar(EARLIEST_ORDER_DATE)), pc.greater(days, pa.scalar(LATEST_ORDER_DATE)))
+    _reject_first(values, outside, f"is outside {EARLIEST_ORDER_DATE} to {LATEST_ORDER_DATE}")
+    return days
+
+
+def _to_integer(values: pa.Array, target: pa.DataType) -> pa.Array:
+    _reject_first(values, pc.invert(pc.match_substring_regex(values, _INTEGER)), "is not a whole number")
+    return _cast_or_reject(pc.utf8_trim_whitespace(values), target, f"is out of range for {target}")
+
+
+def _to_decimal(values: pa.Array, target: pa.DataType) -> pa.Array:
+    _reject_first(values, pc.invert(pc.match_substring_regex(values, _DECIMAL)), "is not a number like 12.50")
+    numbers = _cast_or_reject(pc.utf8_trim_whitespace(values), target, "is out of range")
+    _reject_first(values, pc.invert(pc.is_finite(numbers)), "is too large a number")
+    return numbers
 
 
 def _convert_column(
     values: pa.Array, target: pa.DataType, column: str, first_row: int, text: TextCheck, name: str
 ) -> pa.Array:
-    if pa.types.is_string(target):
-        return values
-    parsed = None
-    if pa.types.is_date(target):
-        parsed = pc.strptime(values, format="%Y-%m-%d", unit="s", error_is_null=True)
-        # Formatting the parsed date back catches days that do not exist (2024-02-30 rolls over).
-        wrong = pc.or_kleene(pc.is_null(parsed), pc.not_equal(pc.strftime(parsed, format="%Y-%m-%d"), values))
-        expected = "a date like 2024-05-31"
-    else:
-        pattern, expected = (
-            (_INTEGER, "a whole number") if pa.types.is_integer(target) else (_DECIMAL, "a number like 12.50")
-        )
-        wrong = pc.invert(pc.match_substring_regex(values, pattern))
-    index = _first_true(pc.fill_null(pc.and_(pc.is_valid(values), wrong), False))
-    if index is not None:
-        raise InvalidFile(
-            name,
-            f"'{values[index].as_py()}' is not {expected}",
-            line=text.line_of_row(first_row + index),
-            column=column,
-        )
-    if parsed is not None:
-        return pc.cast(parsed, pa.date32())
-    return pc.cast(pc.utf8_trim_whitespace(values), target)
+    try:
+        if pa.types.is_string(target):
+            return values
+        if pa.types.is_date(target):
+            return _to_date(values)
+        if pa.types.is_integer(target):
+            return _to_integer(values, target)
+        return _to_decimal(values, target)
+    except _BadValue as bad:
+        raise InvalidFile(name, bad.problem, line=text.line_of_row(first_row + bad.index), column=column) from None
 
 
 def csv_to_parquet(
@@ -194,29 +275,51 @@ def csv_to_parquet(
     text: TextCheck,
     block_size: int = 4 << 20,
     preview_rows: int = 5,
+    limits: Limits = LIMITS,
 ) -> IngestStats:
     """Convert a CSV that passed `check_text` into a Parquet file with ORDERS_SCHEMA."""
-    # A Python file object, not the path: given a path, Arrow reads far ahead of the batches we
-    # consume (measured: memory grows with the file); through a file object it stays at a few blocks.
+    # pyarrow cannot read a row longer than a block; check_text let rows up to max_line_bytes through.
+    block_size = max(block_size, 2 * limits.max_line_bytes)
     with source.open("rb") as stream:
-        return _convert(stream, target, name, text, block_size, preview_rows)
+        try:
+            return _convert(stream, target, name, text, block_size, preview_rows)
+        except pa.ArrowInvalid as error:
+            # check_text has vetted the text, so this should not happen; if it does, it is still
+            # about the file's content, and the file must be reported rather than retried.
+            raise InvalidFile(name, f"could not be read as CSV ({error})") from None
 
 
-def _convert(stream, target: Path, name: str, text: TextCheck, block_size: int, preview_rows: int) -> IngestStats:
-    reader = pv.open_csv(
-        stream,
-        read_options=pv.ReadOptions(column_names=list(ORDERS_COLUMNS), skip_rows=1, block_size=block_size),
-        parse_options=pv.ParseOptions(newlines_in_values=False),
-        convert_options=pv.ConvertOptions(
+def _pieces(stream, size: int):
+    """The data lines, in pieces of about `size` bytes that end at a line end.
+
+    pyarrow's streaming reader reads ahead of its consumer without bound (measured: memory grew
+    with the file, whether given a path or a file object); one piece at a time caps it. After
+    check_text every line is one row, so a piece never cuts a row.
+    """
+    stream.readline()
+    while piece := stream.read(size):
+        yield piece + stream.readline()
+
+
+def _batches(stream, block_size: int):
+    options = {
+        "read_options": pv.ReadOptions(column_names=list(ORDERS_COLUMNS), block_size=block_size, use_threads=False),
+        "parse_options": pv.ParseOptions(newlines_in_values=False),
+        "convert_options": pv.ConvertOptions(
             column_types={column: pa.string() for column in ORDERS_COLUMNS},
             null_values=[""],
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
         ),
-    )
-    stats = IngestStats()
+    }
+    for piece in _pieces(stream, block_size):
+        yield from pv.read_csv(pa.py_buffer(piece), **options).to_batches()
+
+
+def _convert(stream, target: Path, name: str, text: TextCheck, block_size: int, preview_rows: int) -> IngestStats:
+    stats, day_counts = IngestStats(), Counter()
     with pq.ParquetWriter(target, ORDERS_SCHEMA, compression="zstd") as writer:
-        for batch in reader:
+        for batch in _batches(stream, block_size):
             columns = [
                 _convert_column(batch.column(column), ORDERS_SCHEMA.field(column).type, column, stats.num_rows, text, name)
                 for column in ORDERS_COLUMNS
@@ -226,10 +329,13 @@ def _convert(stream, target: Path, name: str, text: TextCheck, block_size: int, 
             writer.write_table(pa.Table.from_batches([typed]))
             if len(stats.preview) < preview_rows:
                 stats.preview.extend(typed.slice(0, preview_rows - len(stats.preview)).to_pylist())
-            for day in pc.value_counts(typed.column("order_date")).to_pylist():
-                if day["values"] is not None:
-                    stats.rows_per_day[day["values"]] += day["counts"]
+            # Counted by day number: a dict and a date object per day and block cost 50 MB (measured).
+            days = pc.value_counts(pc.cast(typed.column("order_date"), pa.int32()))
+            for day, count in zip(days.field("values").to_pylist(), days.field("counts").to_pylist()):
+                if day is not None:
+                    day_counts[day] += count
             for column in ORDERS_COLUMNS:
                 stats.null_counts[column] += typed.column(column).null_count
             stats.num_rows += typed.num_rows
+    stats.rows_per_day.update({_EPOCH + timedelta(days=day): count for day, count in day_counts.items()})
     return stats
