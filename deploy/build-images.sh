@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the stack's own images for the current IMAGE_TAG: the Dagster image first (the code-location
-# images start FROM it), then one image per code location. Skips all of it when the tag is built.
+# Builds the stack's own images for the current IMAGE_TAG: the Dagster image and the proxy first (the
+# code-location images start FROM the Dagster image), then one image per code location. Skips all of it when the tag is built.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/lib.sh"
@@ -18,8 +18,8 @@ if [ "$missing" = no ]; then
 fi
 
 started=$SECONDS
-echo "Building the Dagster image (tag $IMAGE_TAG)..."
-"$here/compose" build webserver
+echo "Building the Dagster and proxy images (tag $IMAGE_TAG)..."
+"$here/compose" build webserver proxy
 code_servers="$("$here/compose" config --services | grep '^code-')"
 echo "Building code-location images:" $code_servers
 # shellcheck disable=SC2086 # one word per service
