@@ -43,9 +43,10 @@ write_login operators "Dagster" "${DAGSTER_UI_USER:-admin}" "${DAGSTER_UI_PASSWO
 write_login viewers "Dagster (read-only)" "${DAGSTER_VIEWER_USER:-viewer}" "${DAGSTER_VIEWER_PASSWORD:-}"
 
 hostnames="${DAGSTER_UI_HOSTNAMES:-localhost,127.0.0.1}"
+hostnames="${hostnames//,/ }"
 case "${BIND_ADDRESS:-}" in "" | 0.0.0.0 | "::") ;; *) hostnames+=" $BIND_ADDRESS" ;; esac
 : >"$run/hostnames.map"
-for name in ${hostnames//,/ }; do
+for name in $hostnames; do
   [[ "$name" =~ ^[A-Za-z0-9.-]+$ ]] || die "DAGSTER_UI_HOSTNAMES: '$name' is not a host name or IPv4 address"
   grep -qxF "$name 1;" "$run/hostnames.map" || echo "$name 1;" >>"$run/hostnames.map"
 done
@@ -59,7 +60,8 @@ done
 
 # A certificate for the first name, valid for all of them; the user's own is never replaced.
 self_signed_certificate() {
-  local names=($hostnames) san="" name
+  local names san="" name
+  read -r -a names <<<"$hostnames"
   for name in "${names[@]}"; do
     if [[ "$name" =~ ^[0-9.]+$ ]]; then san+="${san:+,}IP:$name"; else san+="${san:+,}DNS:$name"; fi
   done
@@ -74,7 +76,7 @@ for port in 3000 3001; do
   case "${DAGSTER_UI_TLS:-off}" in
     off) echo "listen $port;" >"$run/listen-$port.conf" ;;
     on)
-      [ -s "$tls_dir/cert.pem" ] && [ -s "$tls_dir/key.pem" ] || self_signed_certificate
+      if [ ! -s "$tls_dir/cert.pem" ] || [ ! -s "$tls_dir/key.pem" ]; then self_signed_certificate; fi
       cat >"$run/listen-$port.conf" <<CONF
 listen $port ssl;
 ssl_certificate $tls_dir/cert.pem;

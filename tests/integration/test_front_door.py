@@ -4,8 +4,11 @@ browser send is refused before it reaches a webserver, with nothing launched."""
 import http.client
 import json
 
+import docker
 import pytest
 import requests
+
+from tests.polling import wait_until
 
 RUN_COUNT = "{ runsOrError { ... on Runs { count } } }"
 LAUNCH_SMOKE_JOB = """
@@ -120,3 +123,42 @@ def test_only_the_proxy_is_published(stack):
     assert not services["webserver"].get("ports") and not services["webserver-readonly"].get("ports")
     published = {int(port["published"]) for port in services["proxy"]["ports"]}
     assert published == {int(stack.settings["DAGSTER_WEBSERVER_PORT"]), int(stack.settings["DAGSTER_READONLY_PORT"])}
+
+
+def test_tls_serves_https_with_a_generated_self_signed_certificate(stack, tmp_path):
+    # The stack's proxy image on its own, as DAGSTER_UI_TLS=on starts it: no certificate given.
+    image = stack.config()["services"]["proxy"]["image"]
+    environment = {
+        "DAGSTER_UI_TLS": "on", "DAGSTER_UI_PASSWORD": "tls-test-operator", "DAGSTER_VIEWER_PASSWORD": "tls-test-viewer",
+    }
+    container = docker.from_env().containers.run(
+        image, environment=environment, ports={"3000/tcp": ("127.0.0.1", None)}, detach=True, remove=True,
+    )
+    try:
+        def published_port():
+            container.reload()
+            bindings = container.attrs["NetworkSettings"]["Ports"].get("3000/tcp")
+            return bindings and int(bindings[0]["HostPort"])
+
+        port = wait_until("the TLS proxy's port", published_port, 30)
+
+        def generated_certificate():
+            result = container.exec_run(["cat", "/etc/dagster-proxy/tls/cert.pem"])
+            return result.output if result.exit_code == 0 else None
+
+        certificate = tmp_path / "cert.pem"
+        certificate.write_bytes(wait_until("the generated certificate", generated_certificate, 30))
+
+        def answer():
+            try:
+                return requests.get(f"https://127.0.0.1:{port}/", verify=str(certificate), timeout=5)
+            except requests.ConnectionError:
+                return None
+
+        response = wait_until("an HTTPS answer", answer, 30)
+        assert response.status_code == 401
+        assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+        plain = requests.get(f"http://127.0.0.1:{port}/graphql", allow_redirects=False, timeout=5)
+        assert plain.status_code == 301 and plain.headers["Location"].startswith("https://")
+    finally:
+        container.stop(timeout=5)
