@@ -17,7 +17,7 @@ BENCH_STACK := .stack/bench.env bench/stack.env
 export UV_SYSTEM_CERTS := 1
 LOCKS := deploy/runtime.lock deploy/requirements.lock $(wildcard code_locations/*/requirements.lock) tests/requirements.lock
 
-.PHONY: help up down clean ps logs backup restore drop bench bench-smoke test test-unit test-integration test-faults images docker lock env-file
+.PHONY: help up down clean ps logs backup restore drop bench bench-smoke test test-unit test-integration test-faults images docker lock env-file chromium screenshots
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -68,8 +68,14 @@ test: test-unit bench-smoke test-integration test-faults ## Unit tests, a quick 
 test-unit: $(VENV)/.installed ## Fast tests, no Docker: definitions load, config is sound
 	$(PYTEST) tests/unit
 
-test-integration: $(VENV)/.installed docker .stack/images.env ## Live-stack tests (KEEP_STACK=1 leaves the test stack running)
+test-integration: $(VENV)/.installed docker .stack/images.env chromium ## Live-stack tests, browser tests included (KEEP_STACK=1 leaves the test stack running)
 	@deploy/with-stack.sh $(TEST_STACK) $(PYTEST) tests/integration
+
+screenshots: $(VENV)/.installed docker .stack/images.env chromium ## Regenerate docs/screenshots/*.png with the browser tests, on the test stack
+	@deploy/with-stack.sh $(TEST_STACK) env SCREENSHOT_DIR=docs/screenshots $(PYTEST) tests/integration/test_browser.py
+
+chromium: ## Check for (and on Debian as root, install) the chromium the browser tests drive
+	@tests/ensure-chromium.sh
 
 test-faults: $(VENV)/.installed docker .stack/images.env ## The fault suite: kills, restarts and outages on a stack of its own (about 32 min, most of it a 300-file burst)
 	@deploy/with-stack.sh $(FAULT_STACK) $(PYTEST) tests/faults

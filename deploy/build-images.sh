@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the stack's own images for the current IMAGE_TAG: the runtime image first (all others start
-# FROM it), then the Dagster image, then one image per code location. Skips all of it when the tag is built.
+echo "Building the runtime, Dagster and proxy images (tag $IMAGE_TAG)..."
+"$here/compose" build run-janitor
+"$here/compose" build webserver proxy
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/lib.sh"
@@ -18,9 +19,9 @@ if [ "$missing" = no ]; then
 fi
 
 started=$SECONDS
-echo "Building the runtime and Dagster images (tag $IMAGE_TAG)..."
+echo "Building the runtime, Dagster and proxy images (tag $IMAGE_TAG)..."
 "$here/compose" build run-janitor
-"$here/compose" build webserver
+"$here/compose" build webserver proxy
 code_servers="$("$here/compose" config --services | grep '^code-')"
 echo "Building code-location images:" $code_servers
 # shellcheck disable=SC2086 # one word per service

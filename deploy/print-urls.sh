@@ -17,10 +17,14 @@ else
   console="MinIO console"
 fi
 
+scheme=http
+[ "${DAGSTER_UI_TLS:-off}" = on ] && scheme=https
+
 cat <<EOF_URLS
 
 Dagster Stack is up ($world).
-  Dagster UI     http://$host:${DAGSTER_WEBSERVER_PORT:-3000}
+  Dagster UI     $scheme://$host:${DAGSTER_WEBSERVER_PORT:-3000}    log in as ${DAGSTER_UI_USER:-admin}, password DAGSTER_UI_PASSWORD in ${STACK_ENV:-.env}
+  Read-only UI   $scheme://$host:${DAGSTER_READONLY_PORT:-3001}    log in as ${DAGSTER_VIEWER_USER:-viewer}, password DAGSTER_VIEWER_PASSWORD in ${STACK_ENV:-.env}
   S3 API         http://$host:${S3_API_PORT:-9000}    drop files into bucket '${LANDING_BUCKET:-landing}'
   $console  http://$host:${S3_CONSOLE_PORT:-9001}
   Uploads        make drop FILE=..., or any S3 client with S3_APP_ACCESS_KEY / S3_APP_SECRET_KEY

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Restores a dump written by backup.sh into the running stack's Postgres, replacing its contents.
-# The webserver and daemon are stopped meanwhile so nothing writes half-way; asks first unless YES=1.
+# The webservers and daemon are stopped meanwhile so nothing writes half-way; asks first unless YES=1.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 dump="${1:-}"
@@ -13,10 +13,10 @@ if [ "${YES:-}" != 1 ]; then
   [ "$answer" = y ] || [ "$answer" = Y ] || { echo "Nothing restored."; exit 1; }
 fi
 
-"$compose" stop webserver daemon
+"$compose" stop webserver webserver-readonly daemon
 # --clean drops each object before recreating it, so the result is the dump, whatever was there.
 # Credentials come from the container's own environment: nothing here is exported to compose.
 "$compose" exec -T postgres sh -c 'pg_restore --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
   --clean --if-exists --no-owner --single-transaction' <"$dump"
-"$compose" up -d --wait --no-build webserver daemon
+"$compose" up -d --wait --no-build webserver webserver-readonly daemon
 echo "Restored $dump."

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Picks the world the stack runs in and writes the image choice to .stack/images.env:
-#   registry  - official python / postgres / minio images, pulled as usual;
+#   registry  - official python / postgres / minio / nginx images, pulled as usual;
 #   local     - no registry reachable: equivalents built here from Debian packages and PyPI.
 # STACK_WORLD=registry|local skips the detection.
 set -euo pipefail
@@ -11,6 +11,7 @@ mkdir -p "$repo/.stack"
 official_python=python:3.11-slim-bookworm
 official_postgres=postgres:15-bookworm
 official_minio=minio/minio:RELEASE.2025-09-07T16-13-09Z
+official_nginx=nginx:1.27-bookworm
 
 # A tag that changes whenever what goes into a local image (or the Debian base under it) does, so an edit is never hidden by an
 # older image of the same name.
@@ -26,7 +27,7 @@ available() {
 world="${STACK_WORLD:-auto}"
 if [ "$world" = auto ]; then
   world=registry
-  for image in "$official_python" "$official_postgres" "$official_minio"; do
+  for image in "$official_python" "$official_postgres" "$official_minio" "$official_nginx"; do
     if ! available "$image"; then
       world=local
       echo "Cannot pull $image: no container registry reachable."
@@ -42,6 +43,7 @@ STACK_WORLD=registry
 PYTHON_IMAGE=$official_python
 POSTGRES_IMAGE=$official_postgres
 MINIO_IMAGE=$official_minio
+NGINX_IMAGE=$official_nginx
 S3_HEALTHCHECK="mc ready local"
 ENV
     ;;
@@ -52,6 +54,7 @@ LOCAL_DEBIAN_IMAGE=dagster-stack-local/debian:$(local_tag bookworm)
 PYTHON_IMAGE=dagster-stack-local/python:$(local_tag 3.11-bookworm python.Dockerfile)
 POSTGRES_IMAGE=dagster-stack-local/postgres:$(local_tag 15-bookworm postgres.Dockerfile postgres-entrypoint.sh)
 MINIO_IMAGE=dagster-stack-local/s3:$(local_tag seaweedfs-4.48 s3.Dockerfile s3-entrypoint.sh)
+NGINX_IMAGE=dagster-stack-local/nginx:$(local_tag 1.22-bookworm nginx.Dockerfile)
 S3_HEALTHCHECK="curl -fsS http://127.0.0.1:9000/healthz"
 ENV
     echo "Building local base images from Debian packages and PyPI:"

@@ -6,7 +6,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 . "$here/../lib.sh"
 
-: "${LOCAL_DEBIAN_IMAGE:?}" "${PYTHON_IMAGE:?}" "${POSTGRES_IMAGE:?}" "${MINIO_IMAGE:?}"
+: "${LOCAL_DEBIAN_IMAGE:?}" "${PYTHON_IMAGE:?}" "${POSTGRES_IMAGE:?}" "${MINIO_IMAGE:?}" "${NGINX_IMAGE:?}"
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
@@ -78,7 +78,7 @@ step() {
 }
 
 step "$LOCAL_DEBIAN_IMAGE" build_debian
-# The three images only need the Debian base (and Python for the S3 build stage): build them side by side.
+# The images only need the Debian base (and Python for the S3 build stage): build them side by side.
 step "$PYTHON_IMAGE" build_from "$PYTHON_IMAGE" python.Dockerfile &
 python_job=$!
 step "$POSTGRES_IMAGE" build_from "$POSTGRES_IMAGE" postgres.Dockerfile &
@@ -86,8 +86,9 @@ postgres_job=$!
 wait "$python_job"
 step "$MINIO_IMAGE" build_from "$MINIO_IMAGE" s3.Dockerfile
 wait "$postgres_job"
+step "$NGINX_IMAGE" build_from "$NGINX_IMAGE" nginx.Dockerfile
 
 # Tags superseded by an edit go, unless a container was created from them.
-for image in "$PYTHON_IMAGE" "$POSTGRES_IMAGE" "$MINIO_IMAGE"; do
+for image in "$PYTHON_IMAGE" "$POSTGRES_IMAGE" "$MINIO_IMAGE" "$NGINX_IMAGE"; do
   prune_image_tags "${image%:*}" "$image"
 done

@@ -1,12 +1,15 @@
+import os
+from pathlib import Path
+
 import pytest
 
 from tests.live import attach_diagnostics, running
 
-from .stack import REPO, Stack
+from .stack import TEST_ENV_FILES, Stack
 
 
 def pytest_configure(config):
-    if not (REPO / ".stack" / "test.env").exists():
+    if not Path(os.environ.get("STACK_ENV") or TEST_ENV_FILES["STACK_ENV"]).exists():
         raise pytest.UsageError("run the integration tests with `make test` (it prepares .stack/test.env)")
 
 
@@ -18,4 +21,4 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session")
 def stack():
-    yield from running(Stack.from_files())
+    yield from running(Stack.from_environment(TEST_ENV_FILES))

@@ -1,15 +1,16 @@
 """The live test stack, driven through the same doors a user has: compose, GraphQL, S3, Docker."""
 
+import base64
 import json
 import os
 import signal
 import subprocess
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
 import docker
+import requests
 from dagster_graphql import DagsterGraphQLClient
 
 from tests.polling import wait_until
@@ -19,6 +20,11 @@ REPO = Path(__file__).resolve().parents[2]
 TEST_ENV_FILES = {
     "STACK_ENV": str(REPO / ".stack" / "test.env"),
     "STACK_ENV_OVERRIDES": str(REPO / "tests" / "stack.env"),
+}
+# Who logs in at the proxy: operators on the UI's port, viewers on the read-only one.
+LOGINS = {
+    "operator": ("DAGSTER_UI_USER", "DAGSTER_UI_PASSWORD"),
+    "viewer": ("DAGSTER_VIEWER_USER", "DAGSTER_VIEWER_PASSWORD"),
 }
 TERMINAL_RUN_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}
 QUOTE = '"'
@@ -69,6 +75,15 @@ def read_env_file(path: Path) -> dict[str, str]:
 class Stack:
     settings: dict[str, str]
     env_files: dict[str, str]
+
+    @classmethod
+    def from_environment(cls, default: dict[str, str]) -> "Stack":
+        """The stack deploy/with-stack.sh was pointed at (STACK_ENV, STACK_ENV_OVERRIDES), else
+        `default`; never the user's own (.env), whose data the tests would wipe."""
+        env_files = {key: os.environ.get(key) or path for key, path in default.items()}
+        if Path(env_files["STACK_ENV"]).resolve() == REPO / ".env":
+            raise RuntimeError("tests never run against the user's stack (.env); use a stack of their own")
+        return cls.from_files(env_files)
 
     @classmethod
     def from_files(cls, env_files: dict[str, str] = TEST_ENV_FILES) -> "Stack":
@@ -129,15 +144,37 @@ class Stack:
                 images[service.removeprefix("code-")] = env["DAGSTER_CURRENT_IMAGE"]
         return images
 
-    def query(self, document: str, variables: dict | None = None) -> dict:
-        """Posts a GraphQL document to the webserver, as the UI does; fails on GraphQL errors."""
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.settings['DAGSTER_WEBSERVER_PORT']}/graphql",
-            data=json.dumps({"query": document, "variables": variables or {}}).encode(),
-            headers={"Content-Type": "application/json"},
+    @property
+    def ui_url(self) -> str:
+        """The UI as users reach it: through the proxy."""
+        return f"http://127.0.0.1:{self.settings['DAGSTER_WEBSERVER_PORT']}"
+
+    @property
+    def readonly_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings['DAGSTER_READONLY_PORT']}"
+
+    def login(self, who: str = "operator") -> tuple[str, str]:
+        """User name and password of an operator or a viewer."""
+        user_key, password_key = LOGINS[who]
+        return self.settings[user_key], self.settings[password_key]
+
+    def auth_header(self, who: str = "operator") -> dict[str, str]:
+        credentials = base64.b64encode(":".join(self.login(who)).encode()).decode()
+        return {"Authorization": f"Basic {credentials}"}
+
+    def post_graphql(self, document: str, variables: dict | None = None, who: str = "operator") -> requests.Response:
+        """A JSON POST to /graphql through the proxy, logged in as `who` at their own port."""
+        url = self.ui_url if who == "operator" else self.readonly_url
+        return requests.post(
+            f"{url}/graphql", json={"query": document, "variables": variables or {}},
+            headers=self.auth_header(who), timeout=30,
         )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            body = json.load(response)
+
+    def query(self, document: str, variables: dict | None = None, who: str = "operator") -> dict:
+        """Posts a GraphQL document through the proxy, as the UI does; fails on GraphQL errors."""
+        response = self.post_graphql(document, variables, who)
+        response.raise_for_status()
+        body = response.json()
         assert not body.get("errors"), body["errors"]
         return body["data"]
 
@@ -182,7 +219,9 @@ class Stack:
         return self.query(PARTITION_MATERIALIZATIONS, {"partition": partition})["assetOrError"]["assetMaterializations"]
 
     def graphql(self) -> DagsterGraphQLClient:
-        return DagsterGraphQLClient("127.0.0.1", port_number=int(self.settings["DAGSTER_WEBSERVER_PORT"]))
+        return DagsterGraphQLClient(
+            "127.0.0.1", port_number=int(self.settings["DAGSTER_WEBSERVER_PORT"]), headers=self.auth_header()
+        )
 
     def s3(self, identity: str = "root"):
         """An S3 client as the store's root, or as "stack": the limited identity runs hold."""

@@ -10,7 +10,7 @@ import subprocess
 import docker
 import pytest
 
-from tests.integration.stack import REPO, Stack, read_env_file
+from tests.integration.stack import REPO, TEST_ENV_FILES, Stack, read_env_file
 from tests.secret_scan import Finding, SecretScanner
 
 # The user's stack and each throwaway stack have env files of their own, each with its own secrets.
@@ -53,7 +53,7 @@ def scanner() -> SecretScanner:
 def images() -> list[str]:
     """Every image the stack runs, and the base images chosen in .stack/images.env (the Python
     image is only a build base, so compose does not list it)."""
-    listed = Stack.from_files().compose("config", "--images").stdout.split()
+    listed = Stack.from_environment(TEST_ENV_FILES).compose("config", "--images").stdout.split()
     chosen = read_env_file(REPO / ".stack" / "images.env")
     names = sorted({*listed, *(value for key, value in chosen.items() if key.endswith("_IMAGE"))})
     client = docker.from_env()

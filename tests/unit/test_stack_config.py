@@ -105,6 +105,8 @@ def test_code_location_definitions_load_and_validate(name, monkeypatch):
     [
         ("POSTGRES_PASSWORD", {"postgres", "migrate"}),
         ("MINIO_ROOT_PASSWORD", {"minio", "s3-identity", "create-buckets"}),
+        ("DAGSTER_UI_PASSWORD", {"proxy"}),
+        ("DAGSTER_VIEWER_PASSWORD", {"proxy"}),
     ],
 )
 def test_only_the_stores_and_their_one_shot_setup_hold_root_secrets(secret, holders):
@@ -119,3 +121,10 @@ def test_published_ports_are_below_the_ephemeral_range(env_file):
     # taken by one just when the stack starts ("address already in use").
     ports = {key: int(value) for key, value in read_env_file(REPO / env_file).items() if key.endswith("_PORT")}
     assert ports and all(port < 32768 for port in ports.values()), ports
+
+
+def test_the_webservers_are_reached_only_through_the_proxy():
+    services = load_yaml("docker-compose.yml")["services"]
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"proxy", "minio"}
+    assert "--read-only" in services["webserver-readonly"]["command"]

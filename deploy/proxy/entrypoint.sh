@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Writes the proxy's per-stack settings from the environment, then runs nginx in the foreground:
+#   DAGSTER_UI_USER / DAGSTER_UI_PASSWORD          the operators' login (port 3000)
+#   DAGSTER_VIEWER_USER / DAGSTER_VIEWER_PASSWORD  the read-only UI's login (port 3001)
+#   DAGSTER_UI_AUTH        basic (default), or none when an SSO proxy in front does the login
+#   DAGSTER_UI_HOSTNAMES   the names the UI is reached by (Host header), besides BIND_ADDRESS
+#   DAGSTER_UI_ALLOWED_ORIGINS  further origins whose pages may send requests (e.g. an SSO proxy's)
+#   DAGSTER_UI_TLS         on: HTTPS with /etc/dagster-proxy/tls/{cert,key}.pem, self-signed if absent
+# Passwords are hashed straight from the environment into files only nginx reads: never on a
+# command line, never in the image.
+set -euo pipefail
+run=/run/dagster-proxy
+tls_dir=/etc/dagster-proxy/tls
+
+die() { echo "proxy: $*" >&2; exit 2; }
+
+# The worker user: `nginx` in the official image, `www-data` in Debian's package.
+worker_user=www-data
+if id nginx >/dev/null 2>&1; then worker_user=nginx; fi
+
+install -d -m 0750 -g "$worker_user" "$run"
+
+# The login of one server: an htpasswd file, or none when an SSO proxy in front has done it.
+write_login() {
+  local who="$1" realm="$2" user="$3" password="$4"
+  case "${DAGSTER_UI_AUTH:-basic}" in
+    basic)
+      [[ "$user" =~ ^[A-Za-z0-9._@-]+$ ]] || die "user name '$user' may only hold letters, digits and . _ @ -"
+      [ -n "$password" ] || die "no password for user '$user'"
+      ( umask 027; printf '%s:%s\n' "$user" "$(printf '%s\n' "$password" | openssl passwd -apr1 -stdin)" >"$run/$who.htpasswd" )
+      chgrp "$worker_user" "$run/$who.htpasswd"
+      printf 'auth_basic "%s";\nauth_basic_user_file %s;\n' "$realm" "$run/$who.htpasswd" >"$run/login-$who.conf"
+      ;;
+    none)
+      echo "proxy: DAGSTER_UI_AUTH=none: $who log in nowhere here; safe only behind an SSO proxy that is the sole way in" >&2
+      echo "auth_basic off;" >"$run/login-$who.conf"
+      ;;
+    *) die "DAGSTER_UI_AUTH must be basic or none, not '$DAGSTER_UI_AUTH'" ;;
+  esac
+}
+
+write_login operators "Dagster" "${DAGSTER_UI_USER:-admin}" "${DAGSTER_UI_PASSWORD:-}"
+write_login viewers "Dagster (read-only)" "${DAGSTER_VIEWER_USER:-viewer}" "${DAGSTER_VIEWER_PASSWORD:-}"
+
+hostnames="${DAGSTER_UI_HOSTNAMES:-localhost,127.0.0.1}"
+hostnames="${hostnames//,/ }"
+case "${BIND_ADDRESS:-}" in "" | 0.0.0.0 | "::") ;; *) hostnames+=" $BIND_ADDRESS" ;; esac
+: >"$run/hostnames.map"
+for name in $hostnames; do
+  [[ "$name" =~ ^[A-Za-z0-9.-]+$ ]] || die "DAGSTER_UI_HOSTNAMES: '$name' is not a host name or IPv4 address"
+  grep -qxF "$name 1;" "$run/hostnames.map" || echo "$name 1;" >>"$run/hostnames.map"
+done
+
+: >"$run/origins.map"
+allowed_origins="${DAGSTER_UI_ALLOWED_ORIGINS:-}"
+for origin in ${allowed_origins//,/ }; do
+  [[ "$origin" =~ ^https?://[A-Za-z0-9.-]+(:[0-9]+)?$ ]] || die "DAGSTER_UI_ALLOWED_ORIGINS: '$origin' is not scheme://host[:port]"
+  echo "\"$origin\" 1;" >>"$run/origins.map"
+done
+
+# A certificate for the first name, valid for all of them; the user's own is never replaced.
+self_signed_certificate() {
+  local names san="" name
+  read -r -a names <<<"$hostnames"
+  for name in "${names[@]}"; do
+    if [[ "$name" =~ ^[0-9.]+$ ]]; then san+="${san:+,}IP:$name"; else san+="${san:+,}DNS:$name"; fi
+  done
+  echo "proxy: no certificate in $tls_dir: generating a self-signed one for ${names[*]}"
+  ( umask 077
+    openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=${names[0]}" -addext "subjectAltName=$san" \
+      -keyout "$tls_dir/key.pem" -out "$tls_dir/cert.pem" 2>/dev/null )
+  chmod 644 "$tls_dir/cert.pem"
+}
+
+for port in 3000 3001; do
+  case "${DAGSTER_UI_TLS:-off}" in
+    off) echo "listen $port;" >"$run/listen-$port.conf" ;;
+    on)
+      if [ ! -s "$tls_dir/cert.pem" ] || [ ! -s "$tls_dir/key.pem" ]; then self_signed_certificate; fi
+      cat >"$run/listen-$port.conf" <<CONF
+listen $port ssl;
+ssl_certificate $tls_dir/cert.pem;
+ssl_certificate_key $tls_dir/key.pem;
+ssl_protocols TLSv1.2 TLSv1.3;
+# Plain HTTP sent to this port: point the browser at HTTPS.
+error_page 497 =301 https://\$http_host\$request_uri;
+CONF
+      ;;
+    *) die "DAGSTER_UI_TLS must be on or off, not '$DAGSTER_UI_TLS'" ;;
+  esac
+done
+
+exec nginx -c /etc/dagster-proxy/nginx.conf -g "daemon off; user $worker_user;"
