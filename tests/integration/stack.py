@@ -178,6 +178,13 @@ class Stack:
         assert not body.get("errors"), body["errors"]
         return body["data"]
 
+    def answer(self, document: str) -> dict | None:
+        """The query's data, or None while the UI cannot answer (restarting, or its storage down)."""
+        try:
+            return self.query(document)
+        except OSError:  # requests' errors (refused, 502, 500) are OSErrors
+            return None
+
     def runs_tagged(self, key: str, value: str) -> list[dict]:
         return self.query(RUNS_BY_TAG, {"key": key, "value": value})["runsOrError"]["results"]
 

@@ -81,7 +81,7 @@ def open_ui(stack, playwright, tmp_path):
 def dropped(stack) -> dict:
     """A sample file dropped under a key of its own: its key (= partition) and its run key."""
     key = f"browser-{uuid.uuid4().hex[:8]}-{SAMPLE.name}"
-    return {"key": key, "run_key": stack.drop(key, SAMPLE.read_bytes())}
+    return {"key": key, "source": stack.drop(key, SAMPLE.read_bytes())}
 
 
 def test_an_operator_logs_in_and_sees_both_code_locations_loaded(stack, open_ui, screenshots):
@@ -100,7 +100,7 @@ def test_a_dropped_file_runs_and_its_partition_shows_preview_and_chart(stack, op
         expect(page.get_by_role("row", name="Running").get_by_role("checkbox")).to_be_checked()
         page.screenshot(path=screenshots / "landing-sensor.png")
 
-        (run,) = wait_until("the landing sensor's run for the drop", lambda: stack.runs_tagged("dagster/run_key", dropped["run_key"]), 60)
+        (run,) = wait_until("the landing sensor's run for the drop", lambda: stack.runs_tagged("stack/source", dropped["source"]), 60)
         page.goto("/runs")
         # The runs list refreshes itself every few seconds; no reload needed.
         expect(table_row(page, run["runId"][:8])).to_contain_text("Success", timeout=150_000)
@@ -120,7 +120,7 @@ def test_a_dropped_file_runs_and_its_partition_shows_preview_and_chart(stack, op
 
 
 def test_a_viewer_sees_the_runs_but_is_offered_no_launch(stack, open_ui, screenshots, dropped):
-    run = stack.wait_for_sensor_run(dropped["run_key"], timeout=150)
+    run = stack.wait_for_sensor_run(dropped["source"], timeout=150)
     with open_ui("viewer") as page:
         page.goto("/runs")
         expect(table_row(page, run["runId"][:8])).to_contain_text("Success")

@@ -147,15 +147,16 @@ def test_tls_serves_https_with_a_generated_self_signed_certificate(stack, tmp_pa
             return result.output if result.exit_code == 0 else None
 
         certificate = tmp_path / "cert.pem"
-        certificate.write_bytes(wait_until("the generated certificate", generated_certificate, 30))
 
         def answer():
+            # Read afresh each time: a certificate caught half-written would never verify.
+            certificate.write_bytes(generated_certificate() or b"")
             try:
                 return requests.get(f"https://127.0.0.1:{port}/", verify=str(certificate), timeout=5)
-            except requests.ConnectionError:
+            except (requests.ConnectionError, OSError):
                 return None
 
-        response = wait_until("an HTTPS answer", answer, 30)
+        response = wait_until("an HTTPS answer", answer, 60)
         assert response.status_code == 401
         assert response.headers["Strict-Transport-Security"].startswith("max-age=")
         plain = requests.get(f"http://127.0.0.1:{port}/graphql", allow_redirects=False, timeout=5)

@@ -4,6 +4,8 @@ run history back. (Named to run last: it replaces the test stack's database.)"""
 import re
 from pathlib import Path
 
+from tests.polling import wait_until
+
 RUN_IDS = "{ runsOrError { ... on Runs { results { runId status } } } }"
 
 
@@ -24,7 +26,9 @@ def test_backup_restores_into_a_fresh_database(stack):
         stack.deploy_script("restore.sh", str(dump), env={"YES": "1"})
 
         stack.assert_isolated()
-        after = {run["runId"]: run["status"] for run in stack.query(RUN_IDS)["runsOrError"]["results"]}
+        # The restarted webserver may have a new address, which the proxy learns within seconds.
+        runs = wait_until("the UI to answer after the restore", lambda: stack.answer(RUN_IDS), timeout=60)
+        after = {run["runId"]: run["status"] for run in runs["runsOrError"]["results"]}
         assert after == before
         assert after[run_id] == "SUCCESS"
         assert stack.psql("SELECT count(*) FROM event_logs") == events_before
