@@ -1,13 +1,15 @@
+from pathlib import Path
+
 import pytest
 
 from tests.live import attach_diagnostics, running
 
-from .stack import REPO, Stack
+from .stack import TEST_ENV_FILES, Stack
 
 
 def pytest_configure(config):
-    if not (REPO / ".stack" / "test.env").exists():
-        raise pytest.UsageError("run the integration tests with `make test` (it prepares .stack/test.env)")
+    if not Path(TEST_ENV_FILES["STACK_ENV"]).exists():
+        raise pytest.UsageError(f"run the integration tests with `make test` (it prepares {TEST_ENV_FILES['STACK_ENV']})")
 
 
 @pytest.hookimpl(hookwrapper=True)

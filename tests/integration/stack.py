@@ -15,10 +15,11 @@ from dagster_graphql import DagsterGraphQLClient
 from tests.polling import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
-# The test stack's own files: a user's .env, volumes and ports are never touched.
+# The test stack's own files: a user's .env, volumes and ports are never touched. deploy/with-stack.sh
+# names them (`make test-integration` passes the test stack's); these are its defaults.
 TEST_ENV_FILES = {
-    "STACK_ENV": str(REPO / ".stack" / "test.env"),
-    "STACK_ENV_OVERRIDES": str(REPO / "tests" / "stack.env"),
+    "STACK_ENV": os.environ.get("STACK_ENV") or str(REPO / ".stack" / "test.env"),
+    "STACK_ENV_OVERRIDES": os.environ.get("STACK_ENV_OVERRIDES") or str(REPO / "tests" / "stack.env"),
 }
 TERMINAL_RUN_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}
 QUOTE = '"'

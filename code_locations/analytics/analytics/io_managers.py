@@ -1,8 +1,6 @@
-"""Outputs of this location live in MinIO: run containers are thrown away after each run.
-
-The daily summaries are small dictionaries, so Dagster's own S3 pickle IO manager fits; it also
-carries op outputs between the steps of `storage_report_job`. Keys look like
-`s3://$IO_MANAGER_BUCKET/dagster/analytics/daily_order_summary/2024-05-31`.
+"""Op outputs of `storage_report_job` travel between steps through S3: run containers are thrown
+away after each run. The warehouse tables are written by their assets through DuckDB, not here.
+Keys look like `s3://$IO_MANAGER_BUCKET/dagster/<run id>/<op>/result`.
 """
 
 import dagster as dg

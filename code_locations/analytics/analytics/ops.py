@@ -7,7 +7,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
-from analytics.resources import Warehouse
+from analytics.resources import IOBucket
 
 
 class BucketsConfig(dg.Config):
@@ -15,7 +15,7 @@ class BucketsConfig(dg.Config):
 
 
 class ReportConfig(dg.Config):
-    report_prefix: str = Field(default="reports/storage", description="Where in the warehouse bucket to write.")
+    report_prefix: str = Field(default="reports/storage", description="Where in the IO-manager bucket to write.")
     top_prefixes: int = Field(default=10, description="Largest prefixes listed per bucket.")
 
 
@@ -71,10 +71,10 @@ def render_report(config: ReportConfig, summary: dict) -> str:
 
 @dg.op(description="Stores the report as `<report_prefix>/<run date>.md` and `<report_prefix>/latest.md`.")
 def write_report(
-    context: dg.OpExecutionContext, config: ReportConfig, report: str, warehouse: Warehouse
+    context: dg.OpExecutionContext, config: ReportConfig, report: str, io_bucket: IOBucket
 ) -> dg.Output[str]:
     prefix = config.report_prefix.strip("/")
-    dated = warehouse.put_text(f"{prefix}/{datetime.now(timezone.utc):%Y-%m-%d}.md", report, "text/markdown")
-    latest = warehouse.put_text(f"{prefix}/latest.md", report, "text/markdown")
+    dated = io_bucket.put_text(f"{prefix}/{datetime.now(timezone.utc):%Y-%m-%d}.md", report, "text/markdown")
+    latest = io_bucket.put_text(f"{prefix}/latest.md", report, "text/markdown")
     context.log.info(f"Wrote {dated} and {latest}")
     return dg.Output(latest, metadata={"report": dg.MetadataValue.md(report), "uri": dg.MetadataValue.path(dated)})
