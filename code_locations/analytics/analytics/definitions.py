@@ -5,6 +5,7 @@ from analytics.diagnostics import hold_job, smoke_job
 from analytics.io_managers import s3_pickle_io_manager
 from analytics.jobs import storage_report_job, warehouse_orders_job
 from analytics.resources import io_bucket, s3, warehouse
+from analytics.schedules import storage_report_schedule
 from analytics.sensors import warehouse_automation
 
 defs = dg.Definitions(
@@ -13,6 +14,7 @@ defs = dg.Definitions(
     executor=dg.in_process_executor,
     assets=[orders, daily_order_summary],
     jobs=[storage_report_job, warehouse_orders_job, smoke_job, hold_job],
+    schedules=[storage_report_schedule],
     sensors=[warehouse_automation],
     resources={"s3": s3, "io_bucket": io_bucket, "warehouse": warehouse, "io_manager": s3_pickle_io_manager},
 )
