@@ -26,6 +26,11 @@ CREATE TABLE IF NOT EXISTS orders (
     quantity BIGINT, unit_price DOUBLE, source_key VARCHAR
 )"""
 
+# pandas carries dates as timestamps; the table keeps them dates.
+SUMMARY_TABLE = """
+CREATE OR REPLACE TABLE daily_order_summary AS
+SELECT order_date::DATE AS order_date, product, orders, units, revenue FROM summary"""
+
 # The summary follows any update of orders; unlike plain eager() it does not wait for every
 # file's partition to exist, since a quarantined file's partition never will.
 SUMMARY_CONDITION = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
@@ -95,7 +100,7 @@ def daily_order_summary(warehouse: DuckLakeWarehouse) -> dg.MaterializeResult:
         summary = summaries.daily_order_summary(frame)
         con.register("summary", summary)
         _, attempts = warehouse.transact(
-            con, lambda: con.execute("CREATE OR REPLACE TABLE daily_order_summary AS SELECT * FROM summary")
+            con, lambda: con.execute(SUMMARY_TABLE)
         )
     return dg.MaterializeResult(
         metadata={

@@ -9,8 +9,6 @@ warehouse_orders_job = dg.define_asset_job(
     "warehouse_orders_job", selection=[orders], description="Loads chosen files' rows into the warehouse's orders table."
 )
 
-from analytics.graphs import storage_report
-
 # Both ops read ReportConfig, so one `report_prefix` in the Launchpad sets where the report goes.
 storage_report_job = storage_report.to_job(
     name="storage_report_job",
