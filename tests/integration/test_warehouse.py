@@ -133,6 +133,25 @@ def test_several_runs_in_their_own_containers_write_at_once(stack):
         assert rows_of(stack, key) == 30
 
 
+OFFLINE_LAKE = """
+import tempfile
+from analytics.resources import DuckLakeWarehouse
+scratch = tempfile.mkdtemp()
+with DuckLakeWarehouse(catalog=scratch + "/catalog.ducklake", data_path=scratch + "/data/").get_connection() as con:
+    con.execute("CREATE TABLE probe AS SELECT 42 AS answer")
+    print(con.execute("SELECT answer FROM probe").fetchone()[0])
+"""
+
+
+def test_the_analytics_image_needs_no_network_for_its_extensions(stack):
+    image = stack.code_location_images()["analytics"]
+    result = subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "python", image, "-c", OFFLINE_LAKE],
+        capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "42", result.stderr
+
+
 ACTIVE_RUNS = """
 { runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING, STARTED]}) { ... on Runs { results { runId } } } }
 """

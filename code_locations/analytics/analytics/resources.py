@@ -70,8 +70,13 @@ class DuckLakeWarehouse(DuckDBResource):
     """
 
     database: str = ":memory:"
-    # Extensions load from the wheels only: never installed or fetched at run time.
-    connection_config: dict = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    # Extensions load from the wheels only: never installed or fetched at run time. No progress
+    # bar: run logs and `make sql` output are not terminals.
+    connection_config: dict = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "enable_progress_bar": False,
+    }
     catalog: str  # DuckLake metadata: "postgres:dbname=... host=..." or a local file path
     catalog_user: str = ""
     catalog_password: str = ""
