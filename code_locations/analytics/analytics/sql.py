@@ -46,14 +46,14 @@ def prompt(con: duckdb.DuckDBPyConnection) -> None:
 def main() -> None:
     writable = os.environ.get("WAREHOUSE_WRITE") == "1"
     resource = warehouse.process_config_and_initialize().model_copy(update={"read_only": not writable})
-    with resource.get_connection() as con:
-        if len(sys.argv) > 1 and sys.argv[1].strip():
-            try:
+    try:
+        with resource.get_connection() as con:
+            if len(sys.argv) > 1 and sys.argv[1].strip():
                 print(run(con, sys.argv[1]))
-            except duckdb.Error as error:
-                sys.exit(f"error: {error}")
-        else:
-            prompt(con)
+            else:
+                prompt(con)
+    except duckdb.Error as error:
+        sys.exit(f"error: {error}")
 
 
 if __name__ == "__main__":
