@@ -70,13 +70,8 @@ class DuckLakeWarehouse(DuckDBResource):
     """
 
     database: str = ":memory:"
-    # Extensions load from the wheels only: never installed or fetched at run time. No progress
-    # bar: run logs and `make sql` output are not terminals.
-    connection_config: dict = {
-        "autoinstall_known_extensions": False,
-        "autoload_known_extensions": False,
-        "enable_progress_bar": False,
-    }
+    # Extensions load from the wheels only: never installed or fetched at run time.
+    connection_config: dict = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     catalog: str  # DuckLake metadata: "postgres:dbname=... host=..." or a local file path
     catalog_user: str = ""
     catalog_password: str = ""
@@ -90,6 +85,8 @@ class DuckLakeWarehouse(DuckDBResource):
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with super().get_connection() as con:
+            # Run logs and `make sql` output are not terminals: no progress bar.
+            con.execute("SET enable_progress_bar = false")
             for package, name in EXTENSIONS:
                 con.execute(f"LOAD {_quote(str(extension_path(package, name)))}")
             self._create_secrets(con)
