@@ -17,7 +17,7 @@ BENCH_STACK := .stack/bench.env bench/stack.env
 export UV_SYSTEM_CERTS := 1
 LOCKS := deploy/runtime.lock deploy/requirements.lock $(wildcard code_locations/*/requirements.lock) tests/requirements.lock
 
-.PHONY: help up down clean ps logs backup restore drop bench bench-smoke test test-unit test-integration test-faults images docker lock env-file chromium screenshots
+.PHONY: help up down clean ps logs backup restore drop sql bench bench-smoke test test-unit test-integration test-faults images docker lock env-file chromium screenshots
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -62,6 +62,15 @@ drop: ## Upload FILE=path into the landing bucket (KEY=name to store it under an
 	if [ ! -f "$$DROP_FILE" ]; then echo "error: '$$DROP_FILE' is not a file"; exit 2; fi; \
 	key="$${DROP_KEY:-$$(basename -- "$$DROP_FILE")}"; \
 	$(COMPOSE) exec -T webserver python /opt/dagster/deploy/drop.py "$$key" < "$$DROP_FILE"
+
+sql: docker ## Query the warehouse: Q="select ..." prints one statement's result; no Q opens a prompt (read-only; WRITE=1 allows changes)
+	@# Q and WRITE are read from the environment (make exports command-line variables), so any
+	@# quotes in the statement reach DuckDB untouched.
+	@if [ -n "$${Q:-}" ]; then \
+	  $(COMPOSE) exec -T -e WAREHOUSE_WRITE="$${WRITE:-}" code-analytics python -m analytics.sql "$$Q"; \
+	else \
+	  $(COMPOSE) exec -e WAREHOUSE_WRITE="$${WRITE:-}" code-analytics python -m analytics.sql; \
+	fi
 
 test: test-unit bench-smoke test-integration test-faults ## Unit tests, a quick bench, integration tests, then the fault suite, each live part on a throwaway stack
 

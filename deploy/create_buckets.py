@@ -10,7 +10,7 @@ import time
 import boto3
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-BUCKET_VARIABLES = ("LANDING_BUCKET", "IO_MANAGER_BUCKET", "COMPUTE_LOG_BUCKET")
+BUCKET_VARIABLES = ("LANDING_BUCKET", "IO_MANAGER_BUCKET", "COMPUTE_LOG_BUCKET", "WAREHOUSE_BUCKET")
 
 
 def bucket_names() -> list[str]:

@@ -4,6 +4,10 @@ application role exists with exactly the rights the stack needs at run time.
 Webserver, daemon, code servers and run workers connect as that role: they read and write
 Dagster's tables but cannot create, alter or drop anything. Only this step holds the owner's
 password. It is idempotent, so an existing database gets the role on its next start.
+
+It also keeps the warehouse's catalog: a database of its own (WAREHOUSE_DB) owned by a role of
+its own (WAREHOUSE_DB_USER), which may do anything there and nothing in Dagster's database, while
+the application role may not even connect to the warehouse's.
 """
 
 import os
@@ -13,24 +17,49 @@ import psycopg2
 from psycopg2 import sql
 
 
+def connect(database: str):
+    return psycopg2.connect(
+        host=os.environ["DAGSTER_POSTGRES_HOST"],
+        port=os.environ["DAGSTER_POSTGRES_PORT"],
+        user=os.environ["DAGSTER_POSTGRES_USER"],
+        password=os.environ["DAGSTER_POSTGRES_PASSWORD"],
+        dbname=database,
+    )
+
+
+def ensure_login_role(cursor, name: str, password: str) -> None:
+    cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
+    verb = "ALTER" if cursor.fetchone() else "CREATE"
+    # The password follows .env, so rotating it there and restarting is enough.
+    statement = sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %s")
+    cursor.execute(statement.format(sql.Identifier(name)), (password,))
+
+
+def prepare_warehouse_catalog(dagster_database: str) -> str:
+    user, database = os.environ["WAREHOUSE_DB_USER"], os.environ["WAREHOUSE_DB"]
+    connection = connect(dagster_database)
+    connection.autocommit = True  # CREATE DATABASE cannot run in a transaction
+    with connection.cursor() as cursor:
+        ensure_login_role(cursor, user, os.environ["WAREHOUSE_DB_PASSWORD"])
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+        if not cursor.fetchone():
+            cursor.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(user)))
+        # Each database admits its own roles only (and the owner): PUBLIC may connect to neither.
+        for name in (database, dagster_database):
+            cursor.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(name)))
+    connection.close()
+    return f"role {user} owns the warehouse catalog database {database}"
+
+
 def main() -> None:
     subprocess.run(["dagster", "instance", "migrate"], check=True)
 
     app_user, app_password = os.environ["DAGSTER_DB_APP_USER"], os.environ["DAGSTER_DB_APP_PASSWORD"]
     owner, database = os.environ["DAGSTER_POSTGRES_USER"], os.environ["DAGSTER_POSTGRES_DB"]
-    connection = psycopg2.connect(
-        host=os.environ["DAGSTER_POSTGRES_HOST"],
-        port=os.environ["DAGSTER_POSTGRES_PORT"],
-        user=owner,
-        password=os.environ["DAGSTER_POSTGRES_PASSWORD"],
-        dbname=database,
-    )
+    connection = connect(database)
     role = sql.Identifier(app_user)
     with connection, connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (app_user,))
-        verb = "ALTER" if cursor.fetchone() else "CREATE"
-        # The password follows .env, so rotating it there and restarting is enough.
-        cursor.execute(sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %s").format(role), (app_password,))
+        ensure_login_role(cursor, app_user, app_password)
         statements = [
             "GRANT CONNECT ON DATABASE {db} TO {role}",
             "GRANT USAGE ON SCHEMA public TO {role}",
@@ -43,7 +72,8 @@ def main() -> None:
         for statement in statements:
             cursor.execute(sql.SQL(statement).format(db=sql.Identifier(database), role=role, owner=sql.Identifier(owner)))
     connection.close()
-    print(f"database ready: schema migrated; role {app_user} may read and write Dagster's tables, nothing more")
+    warehouse = prepare_warehouse_catalog(database)
+    print(f"database ready: schema migrated; role {app_user} may read and write Dagster's tables, nothing more; {warehouse}")
 
 
 if __name__ == "__main__":

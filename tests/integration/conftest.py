@@ -9,8 +9,9 @@ from .stack import TEST_ENV_FILES, Stack
 
 
 def pytest_configure(config):
-    if not Path(os.environ.get("STACK_ENV") or TEST_ENV_FILES["STACK_ENV"]).exists():
-        raise pytest.UsageError("run the integration tests with `make test` (it prepares .stack/test.env)")
+    env_file = os.environ.get("STACK_ENV") or TEST_ENV_FILES["STACK_ENV"]
+    if not Path(env_file).exists():
+        raise pytest.UsageError(f"run the integration tests with `make test` (it prepares {env_file})")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -13,15 +13,25 @@ from botocore.exceptions import ClientError
 STORE_INTERNAL_PORTS = (8888, 18888, 9333, 19333, 9340, 19340, 8181, 9101)
 
 
-def as_app_role(stack, sql: str, database: str | None = None):
-    """Runs SQL as the application role over TCP, so its password is really checked."""
-    settings = stack.settings
+def as_role(stack, user: str, password: str, sql: str, database: str):
+    """Runs SQL as a login role over TCP, so its password is really checked."""
     return stack.compose(
-        "exec", "-T", "-e", f"PGPASSWORD={settings['DAGSTER_DB_APP_PASSWORD']}", "postgres",
-        "psql", "-h", "127.0.0.1", "-U", settings["DAGSTER_DB_APP_USER"], "-d", database or settings["POSTGRES_DB"],
-        "-v", "ON_ERROR_STOP=1", "-At", "-c", sql,
+        "exec", "-T", "-e", f"PGPASSWORD={password}", "postgres",
+        "psql", "-h", "127.0.0.1", "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql,
         check=False,
     )
+
+
+def as_app_role(stack, sql: str, database: str | None = None):
+    settings = stack.settings
+    return as_role(
+        stack, settings["DAGSTER_DB_APP_USER"], settings["DAGSTER_DB_APP_PASSWORD"], sql, database or settings["POSTGRES_DB"]
+    )
+
+
+def as_warehouse_role(stack, sql: str, database: str):
+    settings = stack.settings
+    return as_role(stack, settings.get("WAREHOUSE_DB_USER", "warehouse"), settings["WAREHOUSE_DB_PASSWORD"], sql, database)
 
 
 def test_runs_and_services_hold_the_limited_identities_not_the_roots(stack):
@@ -37,7 +47,7 @@ def test_runs_and_services_hold_the_limited_identities_not_the_roots(stack):
             assert env["AWS_ACCESS_KEY_ID"] == stack.settings["S3_APP_ACCESS_KEY"], container.name
 
 
-@pytest.mark.parametrize("bucket_variable", ["LANDING_BUCKET", "IO_MANAGER_BUCKET", "COMPUTE_LOG_BUCKET"])
+@pytest.mark.parametrize("bucket_variable", ["LANDING_BUCKET", "IO_MANAGER_BUCKET", "COMPUTE_LOG_BUCKET", "WAREHOUSE_BUCKET"])
 def test_stack_identity_reads_and_writes_the_stack_buckets(stack, bucket_variable):
     s3, bucket, key = stack.s3("stack"), stack.settings[bucket_variable], f"tests/{uuid.uuid4().hex}.txt"
     s3.put_object(Bucket=bucket, Key=key, Body=b"written by the stack identity")
@@ -106,3 +116,28 @@ def test_application_role_cannot_drop_the_database(stack):
     result = as_app_role(stack, f'DROP DATABASE "{stack.settings["POSTGRES_DB"]}"', database="postgres")
     assert result.returncode != 0
     assert "must be owner" in result.stderr, result.stderr
+
+
+def test_warehouse_role_and_application_role_stay_in_their_own_databases(stack):
+    warehouse_db, dagster_db = stack.settings.get("WAREHOUSE_DB", "warehouse"), stack.settings["POSTGRES_DB"]
+    assert as_warehouse_role(stack, "CREATE TABLE probe (id int); DROP TABLE probe", warehouse_db).returncode == 0
+    denied = as_warehouse_role(stack, "SELECT 1", dagster_db)
+    assert denied.returncode != 0 and "permission denied" in denied.stderr, denied.stderr
+    denied = as_app_role(stack, "SELECT 1", database=warehouse_db)
+    assert denied.returncode != 0 and "permission denied" in denied.stderr, denied.stderr
+
+
+def test_only_the_warehouse_side_holds_the_warehouse_password(stack):
+    secret = stack.settings["WAREHOUSE_DB_PASSWORD"]
+    ingestion_run = stack.launch("ingestion", "inventory_job")
+    analytics_run = stack.launch("analytics", "smoke_job")
+    assert stack.wait_for_run(ingestion_run) == stack.wait_for_run(analytics_run) == "SUCCESS"
+
+    def holds(container) -> bool:
+        return secret in {item.split("=", 1)[1] for item in container.attrs["Config"]["Env"]}
+
+    holders = {c.labels["com.docker.compose.service"] for c in stack.service_containers(
+        "code-ingestion", "code-analytics", "daemon", "webserver", "run-janitor") if holds(c)}
+    assert holders == {"code-analytics", "daemon"}
+    assert holds(stack.run_container(analytics_run))
+    assert not holds(stack.run_container(ingestion_run))

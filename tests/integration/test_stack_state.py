@@ -16,7 +16,7 @@ def test_backup_restores_into_a_fresh_database(stack):
     events_before = stack.psql("SELECT count(*) FROM event_logs")
 
     backup = stack.deploy_script("backup.sh")
-    dump = Path(re.search(r"Wrote (\S+\.dump)", backup.stdout).group(1))
+    dump, *others = [Path(path) for path in re.findall(r"Wrote (\S+\.dump)", backup.stdout)]
     try:
         assert "the S3 volume" in backup.stdout, "the backup should say what else holds state"
         stack.compose("stop", "webserver", "daemon")
@@ -33,4 +33,5 @@ def test_backup_restores_into_a_fresh_database(stack):
         assert after[run_id] == "SUCCESS"
         assert stack.psql("SELECT count(*) FROM event_logs") == events_before
     finally:
-        dump.unlink(missing_ok=True)
+        for path in (dump, *others):
+            path.unlink(missing_ok=True)

@@ -1,87 +1,113 @@
-"""Daily order figures, built on the ingestion location's `ingestion/orders` tables."""
+"""The warehouse's tables, kept fresh by Declarative Automation: `orders` holds every ingested
+row, `daily_order_summary` the figures computed from them with pandas."""
 
 import tempfile
-from collections import defaultdict
-from datetime import date
+import time
 from pathlib import Path
 
 import dagster as dg
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
+import duckdb
+import pandas as pd
+from stack_s3 import orders_table_key
 
-from analytics.partitions import daily
-from analytics.resources import Warehouse
+from analytics import summaries
+from analytics.resources import DuckLakeWarehouse, IOBucket
 
-# Depending on another location's asset by key draws the lineage across locations without
-# importing its code (each location is its own image).
-ORDERS = dg.AssetKey(["ingestion", "orders"])
-# Where the ingestion location's Parquet IO manager stores that asset: one object per file.
-ORDERS_PREFIX = "ingestion/orders/"
+# The cross-location contract with ingestion is its asset key and where it stores a partition's
+# table (stack_s3.orders_table_key, shared by both locations).
+INGESTED_ORDERS = dg.AssetKey(["ingestion", "orders"])
+# Dynamic partitions are shared by name through the instance: these are ingestion's keys, one per
+# dropped file, without importing its code.
+dropped_files = dg.DynamicPartitionsDefinition(name="dropped_files")
+
+ORDERS_TABLE = """
+CREATE TABLE IF NOT EXISTS orders (
+    order_id BIGINT, order_date DATE, customer_id VARCHAR, product VARCHAR,
+    quantity BIGINT, unit_price DOUBLE, source_key VARCHAR
+)"""
+
+# pandas carries dates as timestamps; the table keeps them dates.
+SUMMARY_TABLE = """
+CREATE OR REPLACE TABLE daily_order_summary AS
+SELECT order_date::DATE AS order_date, product, orders, units, revenue FROM summary"""
+
+# The summary follows any update of orders; unlike plain eager() it does not wait for every
+# file's partition to exist, since a quarantined file's partition never will.
+SUMMARY_CONDITION = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
 
 
-def _summarize(warehouse: Warehouse, day: date) -> dict:
-    """Totals for orders dated `day`, from every ingested file.
-
-    A dropped file can hold orders of many days, so a day's figures come from all files; each
-    file is read with a row filter on order_date (only matching row groups and rows are kept).
-    """
-    by_product: dict[str, dict] = defaultdict(lambda: {"orders": 0, "units": 0, "revenue": 0.0})
-    files = 0
-    with tempfile.TemporaryDirectory() as scratch:
-        local = Path(scratch) / "orders.parquet"
-        for key in warehouse.list_keys(ORDERS_PREFIX, suffix=".parquet"):
-            warehouse.download(key, local)
-            table = pq.read_table(
-                local, columns=["product", "quantity", "unit_price"], filters=[("order_date", "=", day)]
-            )
-            files += 1
-            if table.num_rows == 0:
-                continue
-            table = table.append_column(
-                "revenue", pc.multiply(table.column("quantity"), table.column("unit_price"))
-            )
-            grouped = table.group_by("product").aggregate(
-                [("product", "count"), ("quantity", "sum"), ("revenue", "sum")]
-            )
-            for row in grouped.to_pylist():
-                totals = by_product[row["product"] or "(none)"]
-                totals["orders"] += row["product_count"]
-                totals["units"] += row["quantity_sum"] or 0
-                totals["revenue"] += row["revenue_sum"] or 0.0
-    return {
-        "date": day.isoformat(),
-        "orders": sum(t["orders"] for t in by_product.values()),
-        "units": sum(t["units"] for t in by_product.values()),
-        "revenue": round(sum(t["revenue"] for t in by_product.values()), 2),
-        "by_product": {name: {**t, "revenue": round(t["revenue"], 2)} for name, t in sorted(by_product.items())},
-        "files_read": files,
-    }
+def _markdown(frame: pd.DataFrame, rows: int = 5) -> dg.MetadataValue:
+    return dg.MetadataValue.md(frame.head(rows).to_markdown(index=False))
 
 
 @dg.asset(
-    key_prefix="analytics",
-    group_name="analytics",
-    partitions_def=daily,
-    deps=[ORDERS],
-    kinds={"python", "s3"},
-    description="Orders, units and revenue per product for one day of order_date, across all ingested files.",
+    key=["warehouse", "orders"],
+    group_name="warehouse",
+    partitions_def=dropped_files,
+    deps=[INGESTED_ORDERS],
+    kinds={"duckdb", "pandas"},
+    automation_condition=dg.AutomationCondition.eager(),
+    metadata={"dagster/table_name": "lake.main.orders"},
+    description=(
+        "Every ingested order row with source_key = the landing key of its file. Materializing a "
+        "file's partition replaces that file's rows."
+    ),
 )
-def daily_order_summary(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Output[dict]:
-    day = date.fromisoformat(context.partition_key)
-    summary = _summarize(warehouse, day)
-    table = ["| product | orders | units | revenue |", "| --- | ---: | ---: | ---: |"]
-    table += [
-        f"| {name} | {t['orders']} | {t['units']} | {t['revenue']:.2f} |"
-        for name, t in sorted(summary["by_product"].items(), key=lambda item: -item[1]["revenue"])
-    ]
-    return dg.Output(
-        summary,
+def orders(context: dg.AssetExecutionContext, io_bucket: IOBucket, warehouse: DuckLakeWarehouse) -> dg.MaterializeResult:
+    source_key = context.partition_key
+    with tempfile.TemporaryDirectory() as scratch:
+        local = Path(scratch) / "orders.parquet"
+        io_bucket.download(orders_table_key(source_key), local)
+        frame = duckdb.read_parquet(str(local)).df()
+    frame["source_key"] = source_key
+
+    with warehouse.get_connection() as con:
+        con.register("incoming", frame)
+
+        def replace_file_rows() -> int:
+            con.execute(ORDERS_TABLE)
+            (replaced,) = con.execute("DELETE FROM orders WHERE source_key = ?", [source_key]).fetchone()
+            con.execute("INSERT INTO orders BY NAME SELECT * FROM incoming")
+            return replaced
+
+        started = time.monotonic()
+        replaced, attempts = warehouse.transact(con, replace_file_rows)
+        write_seconds = time.monotonic() - started
+    return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(summary["by_product"]),
-            "orders": summary["orders"],
-            "units": summary["units"],
-            "revenue": dg.MetadataValue.float(summary["revenue"]),
-            "files_read": summary["files_read"],
-            "by_product": dg.MetadataValue.md("\n".join(table)),
-        },
+            "dagster/row_count": len(frame),
+            "rows_replaced": replaced,
+            # How long this run's write took, retries after other writers' commits included.
+            "write_seconds": dg.MetadataValue.float(round(write_seconds, 3)),
+            "commit_attempts": attempts,
+            "preview": _markdown(frame),
+        }
+    )
+
+
+@dg.asset(
+    key=["warehouse", "daily_order_summary"],
+    group_name="warehouse",
+    deps=[orders],
+    kinds={"duckdb", "pandas"},
+    automation_condition=SUMMARY_CONDITION,
+    metadata={"dagster/table_name": "lake.main.daily_order_summary"},
+    description="Orders, units and revenue per order_date and product, across every ingested file.",
+)
+def daily_order_summary(warehouse: DuckLakeWarehouse) -> dg.MaterializeResult:
+    with warehouse.get_connection() as con:
+        frame = con.sql("SELECT order_date, product, quantity, unit_price FROM orders").df()
+        summary = summaries.daily_order_summary(frame)
+        con.register("summary", summary)
+        _, attempts = warehouse.transact(
+            con, lambda: con.execute(SUMMARY_TABLE)
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(summary),
+            "orders": int(summary["orders"].sum()),
+            "revenue": dg.MetadataValue.float(float(summary["revenue"].sum())),
+            "commit_attempts": attempts,
+            "latest_days": _markdown(summary.tail(10)),
+        }
     )

@@ -1,12 +1,16 @@
 import dagster as dg
 
-from analytics.assets import daily_order_summary
+from analytics.assets import orders
 from analytics.graphs import storage_report
 
-daily_summary_job = dg.define_asset_job("daily_summary_job", selection=[daily_order_summary])
+# Automation materializes the warehouse by itself; this job is for re-loading chosen files by hand
+# (Launchpad, or a backfill over the dropped_files partitions).
+warehouse_orders_job = dg.define_asset_job(
+    "warehouse_orders_job", selection=[orders], description="Loads chosen files' rows into the warehouse's orders table."
+)
 
 # Both ops read ReportConfig, so one `report_prefix` in the Launchpad sets where the report goes.
 storage_report_job = storage_report.to_job(
     name="storage_report_job",
-    description="Op-based job: bucket inventory -> summary -> markdown report in the warehouse bucket.",
+    description="Op-based job: bucket inventory -> summary -> markdown report in the IO-manager bucket.",
 )

@@ -4,10 +4,10 @@ from collections import defaultdict
 from datetime import datetime, timezone
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
+from stack_s3 import S3, iter_objects
 from pydantic import Field
 
-from analytics.resources import Warehouse
+from analytics.resources import IOBucket
 
 
 class BucketsConfig(dg.Config):
@@ -15,30 +15,28 @@ class BucketsConfig(dg.Config):
 
 
 class ReportConfig(dg.Config):
-    report_prefix: str = Field(default="reports/storage", description="Where in the warehouse bucket to write.")
+    report_prefix: str = Field(default="reports/storage", description="Where in the IO-manager bucket to write.")
     top_prefixes: int = Field(default=10, description="Largest prefixes listed per bucket.")
 
 
 @dg.op(description="Names of the buckets to report on.")
-def choose_buckets(context: dg.OpExecutionContext, config: BucketsConfig, s3: S3Resource) -> list[str]:
+def choose_buckets(context: dg.OpExecutionContext, config: BucketsConfig, s3: S3) -> list[str]:
     names = config.buckets or [bucket["Name"] for bucket in s3.get_client().list_buckets().get("Buckets", [])]
     context.log.info(f"Reporting on {len(names)} bucket(s): {', '.join(names)}")
     return sorted(names)
 
 
 @dg.op(description="Objects, bytes and newest object per top-level prefix of each bucket.")
-def summarize_storage(buckets: list[str], s3: S3Resource) -> dict:
-    paginator = s3.get_client().get_paginator("list_objects_v2")
+def summarize_storage(buckets: list[str], s3: S3) -> dict:
     summary = {}
     for bucket in buckets:
         prefixes: dict[str, dict] = defaultdict(lambda: {"objects": 0, "bytes": 0, "newest": ""})
-        for page in paginator.paginate(Bucket=bucket):
-            for entry in page.get("Contents", []):
-                prefix = entry["Key"].split("/", 1)[0] + "/" if "/" in entry["Key"] else "(root)"
-                totals = prefixes[prefix]
-                totals["objects"] += 1
-                totals["bytes"] += entry["Size"]
-                totals["newest"] = max(totals["newest"], entry["LastModified"].isoformat())
+        for entry in iter_objects(s3.get_client(), bucket):
+            prefix = entry["Key"].split("/", 1)[0] + "/" if "/" in entry["Key"] else "(root)"
+            totals = prefixes[prefix]
+            totals["objects"] += 1
+            totals["bytes"] += entry["Size"]
+            totals["newest"] = max(totals["newest"], entry["LastModified"].isoformat())
         summary[bucket] = dict(prefixes)
     return summary
 
@@ -71,10 +69,10 @@ def render_report(config: ReportConfig, summary: dict) -> str:
 
 @dg.op(description="Stores the report as `<report_prefix>/<run date>.md` and `<report_prefix>/latest.md`.")
 def write_report(
-    context: dg.OpExecutionContext, config: ReportConfig, report: str, warehouse: Warehouse
+    context: dg.OpExecutionContext, config: ReportConfig, report: str, io_bucket: IOBucket
 ) -> dg.Output[str]:
     prefix = config.report_prefix.strip("/")
-    dated = warehouse.put_text(f"{prefix}/{datetime.now(timezone.utc):%Y-%m-%d}.md", report, "text/markdown")
-    latest = warehouse.put_text(f"{prefix}/latest.md", report, "text/markdown")
+    dated = io_bucket.put_text(f"{prefix}/{datetime.now(timezone.utc):%Y-%m-%d}.md", report, "text/markdown")
+    latest = io_bucket.put_text(f"{prefix}/latest.md", report, "text/markdown")
     context.log.info(f"Wrote {dated} and {latest}")
     return dg.Output(latest, metadata={"report": dg.MetadataValue.md(report), "uri": dg.MetadataValue.path(dated)})

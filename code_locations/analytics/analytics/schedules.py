@@ -1,11 +1,12 @@
 import dagster as dg
 
-from analytics.jobs import daily_summary_job
+from analytics.jobs import storage_report_job
 
-# Each morning, summarize the day that just ended (the schedule targets the latest full partition).
-daily_summary_schedule = dg.build_schedule_from_partitioned_job(
-    daily_summary_job,
-    hour_of_day=1,
+# The warehouse keeps itself fresh through automation; what runs by the clock is the storage report.
+storage_report_schedule = dg.ScheduleDefinition(
+    job=storage_report_job,
+    cron_schedule="0 1 * * *",
+    execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Materializes yesterday's daily_order_summary partition at 01:00 UTC.",
+    description="Writes the bucket inventory report at 01:00 UTC.",
 )

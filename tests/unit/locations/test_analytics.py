@@ -1,38 +1,134 @@
-"""Analytics on top of ingested Parquet in a real S3 server."""
+"""The warehouse assets materialized into a throwaway DuckLake: its catalog a local DuckDB file,
+its data Parquet files in a real S3 server (SeaweedFS), reached through the httpfs extension."""
 
 import csv
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import dagster as dg
-from analytics.assets import daily_order_summary
+import duckdb
+import pandas as pd
+import pytest
+from analytics import summaries
+from analytics.assets import daily_order_summary, dropped_files
+from analytics.assets import orders as warehouse_orders
 from analytics.definitions import defs as analytics_defs
+from analytics.resources import EXTENSIONS, extension_path
 from conftest import SAMPLES
-from ingestion.assets import orders
+from ingestion.assets import orders as ingested_orders
 from ingestion.definitions import defs as ingestion_defs
 
+SAMPLE = "orders-2024-05-01.csv"
+REPLACEMENT = "commandes été 2024.csv"
 
-def test_daily_summary_reads_all_ingested_files_for_its_day(drop, instance):
-    for key in ("a/orders.csv", "b/orders.csv"):
-        drop(key, "orders-2024-05-01.csv")
-        instance.add_dynamic_partitions("dropped_files", [key])
-        resources = {name: ingestion_defs.resources[name] for name in ("landing", "tables")}
-        assert dg.materialize([orders], partition_key=key, resources=resources, instance=instance).success
 
-    result = dg.materialize(
-        [daily_order_summary], partition_key="2024-05-01", instance=instance,
-        resources={name: analytics_defs.resources[name] for name in ("warehouse", "io_manager")},
-    )
-    summary = result.output_for_node("analytics__daily_order_summary")
-    expected = defaultdict(float)
-    with (SAMPLES / "orders-2024-05-01.csv").open() as sample:
-        for row in csv.DictReader(sample):
-            if row["order_date"] == "2024-05-01":
-                expected[row["product"]] += 2 * int(row["quantity"]) * float(row["unit_price"])
-    assert summary["files_read"] == 2
-    assert summary["revenue"] == round(sum(expected.values()), 2)
-    assert {name: t["revenue"] for name, t in summary["by_product"].items()} == {
-        name: round(value, 2) for name, value in expected.items()
+@pytest.fixture
+def warehouse_env(stack_env, s3_client, tmp_path, monkeypatch) -> dict[str, str]:
+    bucket = f"warehouse-{stack_env['IO_MANAGER_BUCKET']}"
+    s3_client.create_bucket(Bucket=bucket)
+    env = {
+        "WAREHOUSE_CATALOG": str(tmp_path / "catalog.ducklake"),
+        "WAREHOUSE_DATA_PATH": f"s3://{bucket}/lake/",
+        "WAREHOUSE_DB_USER": "unused-with-a-local-catalog",
+        "WAREHOUSE_DB_PASSWORD": "unused-with-a-local-catalog",
     }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return {**stack_env, **env, "WAREHOUSE_BUCKET": bucket}
+
+
+@pytest.fixture
+def ingest(drop, instance):
+    """Drops a sample under `key` and runs ingestion's own asset on it, as its sensor would."""
+    resources = {name: ingestion_defs.resources[name] for name in ("landing", "tables")}
+
+    def run(key: str, sample: str = SAMPLE) -> None:
+        drop(key, sample)
+        instance.add_dynamic_partitions(dropped_files.name, [key])
+        assert dg.materialize([ingested_orders], partition_key=key, resources=resources, instance=instance).success
+
+    return run
+
+
+def materialize(assets, instance, partition_key=None) -> dg.ExecuteInProcessResult:
+    resources = {name: analytics_defs.resources[name] for name in ("io_bucket", "warehouse")}
+    result = dg.materialize(assets, partition_key=partition_key, resources=resources, instance=instance)
+    assert result.success
+    return result
+
+
+def query(sql: str) -> list[tuple]:
+    with analytics_defs.resources["warehouse"].process_config_and_initialize().get_connection() as con:
+        return con.execute(sql).fetchall()
+
+
+def sample_rows() -> list[dict]:
+    with (SAMPLES / SAMPLE).open() as sample:
+        return list(csv.DictReader(sample))
+
+
+def test_orders_holds_every_ingested_row_with_its_source_key(warehouse_env, ingest, instance):
+    for key in ("a/orders.csv", "b/commandes été.csv"):
+        ingest(key)
+        result = materialize([warehouse_orders], instance, partition_key=key)
+        assert result.asset_materializations_for_node("warehouse__orders")[0].metadata["dagster/row_count"].value == len(sample_rows())
+
+    counts = dict(query("SELECT source_key, count(*) FROM orders GROUP BY ALL"))
+    assert counts == {"a/orders.csv": len(sample_rows()), "b/commandes été.csv": len(sample_rows())}
+    # The data are Parquet files in the warehouse bucket, not in the catalog.
+    assert query(f"SELECT count(*) FROM glob('{warehouse_env['WAREHOUSE_DATA_PATH']}**/*.parquet')")[0][0] >= 2
+
+
+def test_reingesting_a_key_replaces_that_files_rows(warehouse_env, ingest, instance):
+    ingest("a.csv")
+    materialize([warehouse_orders], instance, partition_key="a.csv")
+    ingest("b.csv")
+    materialize([warehouse_orders], instance, partition_key="b.csv")
+    ingest("a.csv", REPLACEMENT)
+    result = materialize([warehouse_orders], instance, partition_key="a.csv")
+
+    assert result.asset_materializations_for_node("warehouse__orders")[0].metadata["rows_replaced"].value == len(sample_rows())
+    with (SAMPLES / REPLACEMENT).open() as replacement:
+        expected_ids = sorted(int(row["order_id"]) for row in csv.DictReader(replacement))
+    assert [order_id for (order_id,) in query("SELECT order_id FROM orders WHERE source_key = 'a.csv' ORDER BY 1")] == expected_ids
+    assert query("SELECT count(*) FROM orders WHERE source_key = 'b.csv'")[0][0] == len(sample_rows())
+
+
+def test_daily_order_summary_counts_every_file(warehouse_env, ingest, instance):
+    for key in ("a.csv", "b.csv"):
+        ingest(key)
+        materialize([warehouse_orders], instance, partition_key=key)
+    materialize([daily_order_summary], instance)
+
+    expected_revenue, expected_orders = defaultdict(float), Counter()
+    for row in sample_rows():
+        expected_revenue[(row["order_date"], row["product"])] += 2 * int(row["quantity"]) * float(row["unit_price"])
+        expected_orders[(row["order_date"], row["product"])] += 2
+    rows = query("SELECT strftime(order_date, '%Y-%m-%d'), product, orders, revenue FROM daily_order_summary")
+    assert {(day, product): count for day, product, count, _ in rows} == dict(expected_orders)
+    assert {(day, product): revenue for day, product, _, revenue in rows} == pytest.approx(
+        {key: round(value, 2) for key, value in expected_revenue.items()}
+    )
+
+
+def test_summary_of_no_orders_is_empty_with_its_columns():
+    empty = pd.DataFrame(columns=["order_date", "product", "quantity", "unit_price"])
+    assert list(summaries.daily_order_summary(empty).columns) == summaries.SUMMARY_COLUMNS
+
+
+def test_extensions_load_from_the_wheels_and_nothing_is_fetched(warehouse_env):
+    for package, name in EXTENSIONS:
+        assert extension_path(package, name).is_file(), f"{package} does not ship {name}"
+    loaded = {name for (name,) in query("SELECT extension_name FROM duckdb_extensions() WHERE loaded")}
+    assert {"httpfs", "postgres_scanner", "ducklake"} <= loaded
+    settings = dict(query(
+        "SELECT name, value FROM duckdb_settings() WHERE name IN ('autoinstall_known_extensions', 'autoload_known_extensions')"
+    ))
+    assert settings == {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+
+
+def test_duckdb_is_the_pinned_version_the_extension_wheels_are_built_for():
+    # duckdb 2.x breaks the API used here, and the wheels' binaries load into 1.5.5 only.
+    assert duckdb.__version__ == "1.5.5"
 
 
 def test_storage_report_job_writes_a_markdown_report(drop, s3_client, landing_bucket, io_bucket, instance):

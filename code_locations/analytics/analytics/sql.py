@@ -1,0 +1,60 @@
+"""`make sql`: one statement (`python -m analytics.sql "select ..."`) or, without one, an
+interactive prompt against the warehouse. Read-only unless WAREHOUSE_WRITE=1."""
+
+import os
+import sys
+
+import duckdb
+from tabulate import tabulate
+
+from analytics.resources import warehouse
+
+PROMPT, CONTINUATION = "warehouse> ", "       ...> "
+
+
+def run(con: duckdb.DuckDBPyConnection, statement: str) -> str:
+    cursor = con.execute(statement)
+    if cursor.description is None:
+        return "OK"
+    rows = cursor.fetchall()
+    table = tabulate(rows, headers=[column[0] for column in cursor.description], tablefmt="psql")
+    return f"{table}\n({len(rows)} row{'' if len(rows) == 1 else 's'})"
+
+
+def prompt(con: duckdb.DuckDBPyConnection) -> None:
+    import readline  # noqa: F401  (line editing and history for input())
+
+    print("Warehouse tables: " + ", ".join(name for (name,) in con.execute("SHOW TABLES").fetchall()))
+    print("End a statement with ';'. Ctrl-D quits.")
+    lines: list[str] = []
+    while True:
+        try:
+            lines.append(input(CONTINUATION if lines else PROMPT))
+        except EOFError:
+            print()
+            return
+        statement = "\n".join(lines).strip()
+        if not statement.endswith(";"):
+            continue
+        lines = []
+        try:
+            print(run(con, statement))
+        except duckdb.Error as error:
+            print(f"error: {error}")
+
+
+def main() -> None:
+    writable = os.environ.get("WAREHOUSE_WRITE") == "1"
+    resource = warehouse.process_config_and_initialize().model_copy(update={"read_only": not writable})
+    try:
+        with resource.get_connection() as con:
+            if len(sys.argv) > 1 and sys.argv[1].strip():
+                print(run(con, sys.argv[1]))
+            else:
+                prompt(con)
+    except duckdb.Error as error:
+        sys.exit(f"error: {error}")
+
+
+if __name__ == "__main__":
+    main()

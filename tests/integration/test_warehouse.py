@@ -1,0 +1,186 @@
+"""The warehouse on the live stack: a dropped file's rows reach `orders` and `daily_order_summary`
+with nobody clicking, `make sql` answers from the host, several runs write at once, and its
+catalog survives a backup round trip."""
+
+import os
+import re
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from tests.polling import wait_until
+
+from .orders import orders_csv
+from .stack import REPO
+
+# A dropped file's rows must be queryable within this, with nobody clicking.
+DROP_TO_ROWS_SECONDS = 120
+# "Nobody waits more than a few seconds": the longest a run may spend writing, retries included.
+MAX_WRITE_SECONDS = 10
+CONCURRENT_WRITERS = 4
+
+WAREHOUSE_MATERIALIZATIONS = """
+query ($partition: String!) {
+  assetOrError(assetKey: {path: ["warehouse", "orders"]}) {
+    ... on Asset {
+      assetMaterializations(partitions: [$partition]) {
+        runId
+        metadataEntries { label ... on FloatMetadataEntry { floatValue } ... on IntMetadataEntry { intValue } }
+      }
+    }
+  }
+}
+"""
+RUN_TAGS = """
+query ($runId: ID!) { runOrError(runId: $runId) { ... on Run { tags { key value } } } }
+"""
+
+
+def make_sql(stack, statement: str, check: bool = True) -> subprocess.CompletedProcess:
+    """`make sql Q=...` from the host, as a user types it, against the test stack."""
+    env = {**os.environ, **stack.env_files, "IMAGE_TAG": stack.settings["IMAGE_TAG"]}
+    result = subprocess.run(
+        ["make", "-s", "--no-print-directory", "sql", f"Q={statement}"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False,
+    )
+    if check:
+        assert result.returncode == 0, f"make sql failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def scalar(stack, statement: str) -> str | None:
+    """The single value a one-row, one-column statement prints in `make sql`'s table; None while
+    the statement fails (before the first file, the tables do not exist yet)."""
+    result = make_sql(stack, statement, check=False)
+    if result.returncode != 0:
+        return None
+    return [line for line in result.stdout.splitlines() if line.startswith("|")][-1].strip("| ")
+
+
+def rows_of(stack, key: str) -> int:
+    return int(scalar(stack, f"SELECT count(*) FROM orders WHERE source_key = '{key}'") or 0)
+
+
+def unique_key(name: str) -> str:
+    return f"warehouse-tests/{uuid.uuid4().hex[:8]}/{name}"
+
+
+def warehouse_materializations(stack, key: str) -> list[dict]:
+    found = stack.query(WAREHOUSE_MATERIALIZATIONS, {"partition": key})["assetOrError"]["assetMaterializations"]
+    return [
+        {"runId": m["runId"], **{e["label"]: e.get("floatValue", e.get("intValue")) for e in m["metadataEntries"]}}
+        for m in found
+    ]
+
+
+def test_a_dropped_file_reaches_the_warehouse_by_itself(stack):
+    key = unique_key("orders été.csv")
+    dropped = time.monotonic()
+    stack.drop(key, orders_csv(17, first_id=9000))
+
+    wait_until(f"{key}'s 17 rows in orders via make sql", lambda: rows_of(stack, key) == 17, DROP_TO_ROWS_SECONDS, 2)
+    print(f"\ndrop -> rows in orders: {time.monotonic() - dropped:.1f} s")
+
+    # The run was started by the automation sensor, and the UI can say why (its evaluation).
+    (materialization,) = warehouse_materializations(stack, key)
+    tags = {t["key"]: t["value"] for t in stack.query(RUN_TAGS, {"runId": materialization["runId"]})["runOrError"]["tags"]}
+    assert tags.get("dagster/from_automation_condition") == "true", tags
+    assert tags.get("dagster/sensor_name") == "warehouse_automation" and "dagster/asset_evaluation_id" in tags, tags
+
+    def summary_counts_it() -> bool:
+        counted = scalar(stack, "SELECT sum(orders) FROM daily_order_summary WHERE order_date = DATE '2024-06-01'")
+        return counted not in (None, "") and int(float(counted)) >= 1
+
+    wait_until("daily_order_summary to count the file", summary_counts_it, DROP_TO_ROWS_SECONDS, 2)
+    shown = make_sql(stack, "select * from daily_order_summary").stdout
+    assert "order_date" in shown and "2024-06-01" in shown and "Ceramic mug" in shown, shown
+
+
+def test_make_sql_is_read_only_unless_asked(stack):
+    result = make_sql(stack, "CREATE TABLE intruder AS SELECT 1 AS x", check=False)
+    assert result.returncode != 0
+    assert "read-only" in result.stdout + result.stderr
+
+
+def test_several_runs_in_their_own_containers_write_at_once(stack):
+    keys = [unique_key(f"burst-{n}.csv") for n in range(CONCURRENT_WRITERS)]
+    for n, key in enumerate(keys):
+        stack.drop(key, orders_csv(30, first_id=1000 * n))
+    for key in keys:
+        wait_until(f"{key} in orders", lambda key=key: rows_of(stack, key) == 30, DROP_TO_ROWS_SECONDS * 2, 2)
+    wait_until("no run in progress", lambda: not stack.query(ACTIVE_RUNS)["runsOrError"]["results"], 180, 1)
+
+    # Re-load all of them at once: each run deletes its file's rows and inserts them again, the
+    # case where DuckLake's optimistic commits collide and must retry.
+    run_ids = [
+        stack.graphql().submit_job_execution(
+            "warehouse_orders_job", repository_location_name="analytics", repository_name="__repository__",
+            tags={"dagster/partition": key},
+        )
+        for key in keys
+    ]
+    assert [stack.wait_for_run(run_id, timeout=300) for run_id in run_ids] == ["SUCCESS"] * CONCURRENT_WRITERS
+    runs = {r["runId"]: r for r in stack.query(RUN_TIMES)["runsOrError"]["results"] if r["runId"] in run_ids}
+    overlap = min(r["endTime"] for r in runs.values()) - max(r["startTime"] for r in runs.values())
+    assert overlap > 0, f"the {CONCURRENT_WRITERS} runs did not all run at the same time: {runs}"
+    assert {stack.run_container(run_id).image.tags[0] for run_id in run_ids} == {stack.code_location_images()["analytics"]}
+
+    writes = {key: next(m for m in warehouse_materializations(stack, key) if m["runId"] in run_ids) for key in keys}
+    print("\nconcurrent writes (s, attempts):", [(w["write_seconds"], w["commit_attempts"]) for w in writes.values()])
+    assert all(w["write_seconds"] <= MAX_WRITE_SECONDS for w in writes.values()), writes
+    for key in keys:
+        assert rows_of(stack, key) == 30
+
+
+OFFLINE_LAKE = """
+import tempfile
+from analytics.resources import DuckLakeWarehouse
+scratch = tempfile.mkdtemp()
+with DuckLakeWarehouse(catalog=scratch + "/catalog.ducklake", data_path=scratch + "/data/").get_connection() as con:
+    con.execute("CREATE TABLE probe AS SELECT 42 AS answer")
+    print(con.execute("SELECT answer FROM probe").fetchone()[0])
+"""
+
+
+def test_the_analytics_image_needs_no_network_for_its_extensions(stack):
+    image = stack.code_location_images()["analytics"]
+    result = subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "python", image, "-c", OFFLINE_LAKE],
+        capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "42", result.stderr
+
+
+ACTIVE_RUNS = """
+{ runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING, STARTED]}) { ... on Runs { results { runId } } } }
+"""
+RUN_TIMES = "{ runsOrError(limit: 50) { ... on Runs { results { runId startTime endTime } } } }"
+
+
+def test_backup_and_restore_bring_the_warehouse_catalog_back(stack):
+    key = unique_key("kept.csv")
+    stack.drop(key, orders_csv(9, first_id=7000))
+    wait_until(f"{key} in orders", lambda: rows_of(stack, key) == 9, DROP_TO_ROWS_SECONDS, 2)
+    before = make_sql(stack, "SELECT source_key, count(*) FROM orders GROUP BY ALL ORDER BY ALL").stdout
+
+    backup = stack.deploy_script("backup.sh")
+    dumps = [Path(path) for path in re.findall(r"Wrote (\S+\.dump)", backup.stdout)]
+    try:
+        assert [path.name.split("-")[0] for path in dumps] == ["dagster", "warehouse"], backup.stdout
+        assert f"bucket {stack.settings.get('WAREHOUSE_BUCKET', 'warehouse')}" in backup.stdout
+        warehouse_db, owner = stack.settings.get("WAREHOUSE_DB", "warehouse"), stack.settings["POSTGRES_USER"]
+        stack.compose("exec", "-T", "postgres", "psql", "-U", owner, "-d", warehouse_db, "-v", "ON_ERROR_STOP=1", "-c",
+                      "DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION pg_database_owner;")
+        assert rows_of(stack, key) == 0
+
+        stack.deploy_script("restore.sh", str(dumps[0]), env={"YES": "1"})
+
+        assert make_sql(stack, "SELECT source_key, count(*) FROM orders GROUP BY ALL ORDER BY ALL").stdout == before
+        # Still the warehouse role's: a new file lands after the restore.
+        later = unique_key("after-restore.csv")
+        stack.drop(later, orders_csv(4, first_id=8000))
+        wait_until(f"{later} in orders", lambda: rows_of(stack, later) == 4, DROP_TO_ROWS_SECONDS, 2)
+    finally:
+        for path in dumps:
+            path.unlink(missing_ok=True)
