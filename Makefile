@@ -17,7 +17,7 @@ BENCH_STACK := .stack/bench.env bench/stack.env
 export UV_SYSTEM_CERTS := 1
 LOCKS := deploy/runtime.lock deploy/requirements.lock $(wildcard code_locations/*/requirements.lock) tests/requirements.lock
 
-.PHONY: help up down clean ps logs backup restore drop sql bench bench-smoke test test-unit test-integration test-faults images docker lock env-file chromium screenshots
+.PHONY: help up down clean ps logs backup restore drop sql lint bench bench-smoke test test-unit test-integration test-faults images docker lock env-file chromium screenshots
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -72,7 +72,12 @@ sql: docker ## Query the warehouse: Q="select ..." prints one statement's result
 	  $(COMPOSE) exec -e WAREHOUSE_WRITE="$${WRITE:-}" code-analytics python -m analytics.sql; \
 	fi
 
-test: test-unit bench-smoke test-integration test-faults ## Unit tests, a quick bench, integration tests, then the fault suite, each live part on a throwaway stack
+test: lint test-unit bench-smoke test-integration test-faults ## Lint, unit tests, a quick bench, integration tests, then the fault suite, each live part on a throwaway stack
+
+lint: $(VENV)/.installed ## ruff on all Python (ruff.toml), shellcheck on every shell script
+	$(VENV)/bin/ruff check .
+	@deploy/ensure-package.sh shellcheck shellcheck "make lint"
+	shellcheck -S warning $$(git ls-files '*.sh' deploy/compose deploy/cached-check .ci/run)
 
 test-unit: $(VENV)/.installed ## Fast tests, no Docker: definitions load, config is sound
 	$(PYTEST) tests/unit
@@ -84,7 +89,7 @@ screenshots: $(VENV)/.installed docker .stack/images.env chromium ## Regenerate 
 	@deploy/with-stack.sh $(TEST_STACK) env SCREENSHOT_DIR=docs/screenshots $(PYTEST) tests/integration/test_browser.py
 
 chromium: ## Check for (and on Debian as root, install) the chromium the browser tests drive
-	@tests/ensure-chromium.sh
+	@deploy/ensure-package.sh chromium chromium "the browser tests"
 
 test-faults: $(VENV)/.installed docker .stack/images.env ## The fault suite: kills, restarts and outages on a stack of its own (about 32 min, most of it a 300-file burst)
 	@deploy/with-stack.sh $(FAULT_STACK) $(PYTEST) tests/faults

@@ -14,8 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import docker
@@ -23,7 +22,6 @@ import docker
 from tests.faults.burst import Burst
 from tests.integration.orders import orders_csv
 from tests.integration.stack import REPO, Stack
-from tests.polling import wait_until
 
 BENCH_ENV_FILES = {
     "STACK_ENV": str(REPO / ".stack" / "bench.env"),
@@ -298,7 +296,7 @@ def main() -> int:
 
     report = {
         "mode": "quick" if args.quick else "full",
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.system()} {platform.machine()}, {__import__('os').cpu_count()} cores",
         "metrics": metrics,
     }

@@ -23,7 +23,7 @@ echo "Building the runtime, Dagster and proxy images (tag $IMAGE_TAG)..."
 "$here/compose" build run-janitor
 "$here/compose" build webserver proxy
 code_servers="$("$here/compose" config --services | grep '^code-')"
-echo "Building code-location images:" $code_servers
+echo "Building code-location images: $code_servers"
 # shellcheck disable=SC2086 # one word per service
 "$here/compose" build $code_servers
 echo "Images built in $((SECONDS - started)) s."

@@ -83,6 +83,7 @@ status=0
 wait -n || status=$?
 if [ "$stopping" = no ]; then
   echo "s3-entrypoint: a SeaweedFS process exited ($status); stopping the others" >&2
+  # shellcheck disable=SC2046 # one word per job id
   kill $(jobs -p) 2>/dev/null || true
 fi
 wait || true

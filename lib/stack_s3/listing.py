@@ -1,6 +1,6 @@
 """Listing a bucket: the one paginator every caller shares."""
 
-from typing import Iterator
+from collections.abc import Iterator
 
 
 def iter_objects(client, bucket: str, prefix: str = "", delimiter: str = "") -> Iterator[dict]:

@@ -8,10 +8,10 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pandas as pd
-from stack_s3 import orders_table_key
 
 from analytics import summaries
 from analytics.resources import DuckLakeWarehouse, IOBucket
+from stack_s3 import orders_table_key
 
 # The cross-location contract with ingestion is its asset key and where it stores a partition's
 # table (stack_s3.orders_table_key, shared by both locations).

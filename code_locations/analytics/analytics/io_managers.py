@@ -6,9 +6,9 @@ Keys look like `s3://$IO_MANAGER_BUCKET/dagster/<run id>/<step>/<output>.pickle`
 import pickle
 
 import dagster as dg
-from stack_s3 import S3
 
 from analytics.resources import s3
+from stack_s3 import S3
 
 
 class S3PickleIOManager(dg.ConfigurableIOManager):

@@ -1,13 +1,13 @@
 """Ops of the storage report: list the buckets, summarize them, render and store a report."""
 
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
-from stack_s3 import S3, iter_objects
 from pydantic import Field
 
 from analytics.resources import IOBucket
+from stack_s3 import S3, iter_objects
 
 
 class BucketsConfig(dg.Config):
@@ -51,7 +51,7 @@ def _size(count: float) -> str:
 
 @dg.op(description="A markdown report of the summary.")
 def render_report(config: ReportConfig, summary: dict) -> str:
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     lines = [f"# Storage report, {now}", ""]
     for bucket, prefixes in summary.items():
         objects = sum(p["objects"] for p in prefixes.values())
@@ -72,7 +72,7 @@ def write_report(
     context: dg.OpExecutionContext, config: ReportConfig, report: str, io_bucket: IOBucket
 ) -> dg.Output[str]:
     prefix = config.report_prefix.strip("/")
-    dated = io_bucket.put_text(f"{prefix}/{datetime.now(timezone.utc):%Y-%m-%d}.md", report, "text/markdown")
+    dated = io_bucket.put_text(f"{prefix}/{datetime.now(UTC):%Y-%m-%d}.md", report, "text/markdown")
     latest = io_bucket.put_text(f"{prefix}/latest.md", report, "text/markdown")
     context.log.info(f"Wrote {dated} and {latest}")
     return dg.Output(latest, metadata={"report": dg.MetadataValue.md(report), "uri": dg.MetadataValue.path(dated)})

@@ -10,8 +10,9 @@ from typing import TypeVar
 
 import dagster as dg
 import duckdb
-from stack_s3 import S3, iter_objects
 from dagster_duckdb import DuckDBResource
+
+from stack_s3 import S3, iter_objects
 
 T = TypeVar("T")
 

@@ -1,13 +1,13 @@
 """Assets: the landing bucket's inventory, and one validated orders table per dropped file."""
 
 import dagster as dg
-from stack_s3 import iter_objects
 
 from ingestion.checks import orders_check_specs
 from ingestion.ingest import IngestConfig, Quarantined, find_source, ingest_file
 from ingestion.partitions import dropped_files
 from ingestion.resources import PROCESSED_PREFIX, QUARANTINE_PREFIX, LandingZone, TableStore
 from ingestion.types import ORDERS_TABLE_SCHEMA
+from stack_s3 import iter_objects
 
 # An S3 store that stops answering mid-step gets 10 + 20 + 40 s to come back. A bad file is never
 # retried: it fails with Failure(allow_retries=False).

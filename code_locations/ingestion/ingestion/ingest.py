@@ -8,7 +8,7 @@ outcome is recorded, so a run killed half-way can be repeated without losing or 
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -115,7 +115,7 @@ def _quarantine(source: Source, error: InvalidFile, landing: LandingZone, run_id
             "etag": source.etag,
             "size_bytes": source.size,
             "run_id": run_id,
-            "quarantined_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "quarantined_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         metadata["quarantined_to"] = dg.MetadataValue.path(landing.quarantine(source.key, source.etag, report))
     return Quarantined(error, metadata)

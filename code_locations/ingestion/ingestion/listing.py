@@ -15,9 +15,9 @@ LastModified). The lookback also tolerates small clock differences between uploa
 """
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Iterator
 
 from stack_s3 import iter_objects
 

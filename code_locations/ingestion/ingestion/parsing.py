@@ -331,7 +331,7 @@ def _convert(stream, target: Path, name: str, text: TextCheck, block_size: int, 
                 stats.preview.extend(typed.slice(0, preview_rows - len(stats.preview)).to_pylist())
             # Counted by day number: a dict and a date object per day and block cost 50 MB (measured).
             days = pc.value_counts(pc.cast(typed.column("order_date"), pa.int32()))
-            for day, count in zip(days.field("values").to_pylist(), days.field("counts").to_pylist()):
+            for day, count in zip(days.field("values").to_pylist(), days.field("counts").to_pylist(), strict=False):
                 if day is not None:
                     day_counts[day] += count
             for column in ORDERS_COLUMNS:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 from botocore.exceptions import ClientError
+
 from stack_s3 import S3, is_missing, orders_table_key
 
 PROCESSED_PREFIX = "processed/"

@@ -8,12 +8,13 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
+from conftest import SAMPLES
+
 from analytics import summaries
 from analytics.assets import daily_order_summary, dropped_files
 from analytics.assets import orders as warehouse_orders
 from analytics.definitions import defs as analytics_defs
 from analytics.resources import EXTENSIONS, extension_path
-from conftest import SAMPLES
 from ingestion.assets import orders as ingested_orders
 from ingestion.definitions import defs as ingestion_defs
 

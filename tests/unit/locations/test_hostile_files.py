@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+
 from ingestion.parsing import LIMITS, MAX_PROBLEM_CHARS, InvalidFile, check_text, csv_to_parquet
 
 HEADER = "order_id,order_date,customer_id,product,quantity,unit_price\n"
@@ -144,7 +145,7 @@ def as_csv_module_reads(data: bytes) -> list[dict]:
     kinds = {"order_id": int, "quantity": int, "unit_price": float, "order_date": date.fromisoformat}
     columns = HEADER.strip().split(",")
     return [
-        {column: (None if value == "" else kinds.get(column, str)(value)) for column, value in zip(columns, row)}
+        {column: (None if value == "" else kinds.get(column, str)(value)) for column, value in zip(columns, row, strict=False)}
         for row in rows
         if row
     ]

@@ -7,11 +7,12 @@ import unicodedata
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ingestion.ingest import preview_markdown
+from markdown_it import MarkdownIt
+
 from ingestion.inert import MAX_CELL_CHARS, inert_text
+from ingestion.ingest import preview_markdown
 from ingestion.parsing import IngestStats
 from ingestion.types import ORDERS_COLUMNS
-from markdown_it import MarkdownIt
 
 # The worst case for an attacker's benefit: raw HTML allowed, GFM tables and strikethrough on.
 RENDERER = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
@@ -35,7 +36,7 @@ HOSTILE_CELLS = [
 
 
 def render_preview(cells: list[str]) -> str:
-    rows = [dict(zip(ORDERS_COLUMNS, cells[i : i + 6] + [""] * 6)) for i in range(0, len(cells), 6)]
+    rows = [dict(zip(ORDERS_COLUMNS, cells[i : i + 6] + [""] * 6, strict=False)) for i in range(0, len(cells), 6)]
     return RENDERER.render(preview_markdown(IngestStats(preview=rows)))
 
 

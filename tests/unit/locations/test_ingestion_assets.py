@@ -4,6 +4,7 @@ import json
 
 import dagster as dg
 import pytest
+
 from ingestion.assets import orders
 from ingestion.definitions import defs
 

@@ -4,6 +4,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import SAMPLES
+
 from ingestion.parsing import InvalidFile, TextCheck, check_extension, check_text, csv_to_parquet
 from ingestion.types import ORDERS_SCHEMA
 

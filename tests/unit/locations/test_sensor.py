@@ -4,6 +4,7 @@ import json
 
 import dagster as dg
 import pytest
+
 from ingestion.listing import Cursor, LandedObject, select_new
 from ingestion.resources import LandingZone, s3
 from ingestion.sensors import PARALLEL_RUNS, LandingUnreachable, landing_sensor, share_out
