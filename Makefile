@@ -74,10 +74,14 @@ sql: docker ## Query the warehouse: Q="select ..." prints one statement's result
 
 test: lint test-unit bench-smoke test-integration test-faults ## Lint, unit tests, a quick bench, integration tests, then the fault suite, each live part on a throwaway stack
 
-lint: $(VENV)/.installed ## ruff on all Python (ruff.toml), shellcheck on every shell script
+lint: $(VENV)/.installed ## ruff (ruff.toml), shellcheck on every shell script, dg check defs per code location
 	$(VENV)/bin/ruff check .
 	@deploy/ensure-package.sh shellcheck shellcheck "make lint"
 	shellcheck -S warning $$(git ls-files '*.sh' deploy/compose deploy/cached-check .ci/run)
+	@for location in code_locations/*/; do \
+	  echo "dg check defs: $$location"; \
+	  (cd $$location && PYTHONPATH=$(CURDIR)/lib $(CURDIR)/$(VENV)/bin/dg check defs >/dev/null) || exit 1; \
+	done
 
 test-unit: $(VENV)/.installed ## Fast tests, no Docker: definitions load, config is sound
 	$(PYTEST) tests/unit
