@@ -25,7 +25,7 @@ def test_analytics_depends_on_ingestion_by_key_and_keeps_the_warehouse_fresh():
         assert asset.automation_conditions_by_key[asset.key] is not None, asset.key
     sensor = defs.resolve_sensor_def("warehouse_automation")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    assert sensor.minimum_interval_seconds == 5
+    assert sensor.minimum_interval_seconds == 15
     for name in ("smoke_job", "hold_job", "storage_report_job", "warehouse_orders_job"):
         assert defs.resolve_job_def(name)
     assert defs.resolve_schedule_def("storage_report_job_schedule").cron_schedule == "0 1 * * *"
