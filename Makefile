@@ -39,10 +39,10 @@ clean: docker ## Stop the stack and DELETE its data volumes (asks first; YES=1 s
 	fi
 	@$(COMPOSE) down --volumes --remove-orphans
 
-ps: docker ## Show the stack's services and their health
+ps: ## Show the stack's services and their health (installs nothing)
 	@$(COMPOSE) ps -a
 
-logs: docker ## Follow every service's logs (SERVICE=name for one)
+logs: ## Follow every service's logs (SERVICE=name for one; installs nothing)
 	@$(COMPOSE) logs -f --tail=200 $${SERVICE:-}
 
 backup: docker ## Dump the stack's Postgres to backups/ (consistent while running) and list what else holds state
