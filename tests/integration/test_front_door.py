@@ -152,11 +152,12 @@ def test_tls_serves_https_with_a_generated_self_signed_certificate(stack, tmp_pa
             # Read afresh each time: a certificate caught half-written would never verify.
             certificate.write_bytes(generated_certificate() or b"")
             try:
-                return requests.get(f"https://127.0.0.1:{port}/", verify=str(certificate), timeout=5)
+                # In a list: a Response is falsy unless 2xx, and the answer expected is a 401.
+                return [requests.get(f"https://127.0.0.1:{port}/", verify=str(certificate), timeout=5)]
             except (requests.ConnectionError, OSError):
                 return None
 
-        response = wait_until("an HTTPS answer", answer, 60)
+        (response,) = wait_until("an HTTPS answer", answer, 60)
         assert response.status_code == 401
         assert response.headers["Strict-Transport-Security"].startswith("max-age=")
         plain = requests.get(f"http://127.0.0.1:{port}/graphql", allow_redirects=False, timeout=5)
