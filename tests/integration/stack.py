@@ -54,6 +54,9 @@ query ($after: Float!) {
   }
 }
 """
+ACTIVE_RUNS = """
+{ runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING, STARTED, CANCELING]}) { ... on Runs { results { runId } } } }
+"""
 PARTITION_MATERIALIZATIONS = """
 query ($partition: String!) {
   assetOrError(assetKey: {path: ["ingestion", "orders"]}) {
@@ -184,6 +187,10 @@ class Stack:
             return self.query(document)
         except OSError:  # requests' errors (refused, 502, 500) are OSErrors
             return None
+
+    def wait_until_idle(self, timeout: float = 180) -> None:
+        """Until no run is queued or in progress: automation may start runs after any drop."""
+        wait_until("no run in progress", lambda: not self.query(ACTIVE_RUNS)["runsOrError"]["results"], timeout, 1)
 
     def runs_tagged(self, key: str, value: str) -> list[dict]:
         return self.query(RUNS_BY_TAG, {"key": key, "value": value})["runsOrError"]["results"]
