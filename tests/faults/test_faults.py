@@ -213,7 +213,12 @@ def test_6_make_down_and_up_keeps_history_partitions_checks_and_files(stack):
     make("up")
     measured["6. make down && make up: up again"] = time.monotonic() - started
 
-    assert stack_state(stack) == before
+    after = stack_state(stack)
+    # Everything from before is back, unchanged; the restarted daemon may already have added runs
+    # (and their compute logs), e.g. an automation tick.
+    assert after["runs"] >= before["runs"]
+    assert after["partitions"] == before["partitions"] and after["checks"] == before["checks"]
+    assert {key: after["objects"].get(key) for key in before["objects"]} == before["objects"]
     source = stack.drop(f"faults/after-restart-{int(time.time())}.csv", orders_csv(10))
     assert stack.wait_for_sensor_run(source)["status"] == "SUCCESS"
 
