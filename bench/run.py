@@ -19,9 +19,10 @@ from pathlib import Path
 
 import docker
 
-from tests.faults.burst import Burst
-from tests.integration.orders import orders_csv
-from tests.integration.stack import REPO, Stack
+from tests.harness.burst import Burst
+from tests.harness.orders import orders_csv
+from tests.harness.repo import REPO
+from tests.harness.stack import Stack
 
 BENCH_ENV_FILES = {
     "STACK_ENV": str(REPO / ".stack" / "bench.env"),

@@ -1,7 +1,4 @@
 #!/usr/bin/env bash
-echo "Building the runtime, Dagster and proxy images (tag $IMAGE_TAG)..."
-"$here/compose" build run-janitor
-"$here/compose" build webserver proxy
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/lib.sh"

@@ -2,16 +2,13 @@ import json
 
 import pytest
 
-from tests.integration.stack import REPO, Stack
-from tests.live import attach_diagnostics, running
+from tests.harness.live import attach_diagnostics, running
+from tests.harness.repo import FAULT_ENV_FILES, REPO
+from tests.harness.stack import Stack
 
-FAULT_ENV_FILES = {
-    "STACK_ENV": str(REPO / ".stack" / "faults.env"),
-    "STACK_ENV_OVERRIDES": str(REPO / "tests" / "faults" / "stack.env"),
-}
 REPORT = REPO / "fault-results" / "report.json"
 # Recovery times and the burst's wall time, filled in by the tests, printed at the end.
-measured: dict[str, float] = {}
+_measured: dict[str, float] = {}
 
 
 def pytest_configure(config):
@@ -25,13 +22,19 @@ def pytest_runtest_makereport(item, call):
     attach_diagnostics(outcome.get_result())
 
 
+@pytest.fixture(scope="session")
+def measured() -> dict[str, float]:
+    """Where a test records how long recovery took (seconds); the suite prints and saves them."""
+    return _measured
+
+
 def pytest_terminal_summary(terminalreporter):
-    if not measured:
+    if not _measured:
         return
     REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text(json.dumps(measured, indent=2) + "\n")
+    REPORT.write_text(json.dumps(_measured, indent=2) + "\n")
     terminalreporter.section("fault suite: measured")
-    for name, seconds in measured.items():
+    for name, seconds in _measured.items():
         terminalreporter.write_line(f"{name:<60} {seconds:8.1f} s")
 
 

@@ -8,12 +8,10 @@ import os
 import subprocess
 import time
 
-from tests.integration.orders import orders_csv
-from tests.integration.stack import REPO
-from tests.polling import wait_until
-
-from .burst import Burst
-from .conftest import FAULT_ENV_FILES, measured
+from tests.harness.burst import Burst
+from tests.harness.orders import orders_csv
+from tests.harness.polling import wait_until
+from tests.harness.repo import FAULT_ENV_FILES, REPO
 
 RUN_EVENTS = """
 query ($runId: ID!) {
@@ -77,7 +75,7 @@ def wait_for_some_runs(burst: Burst, count: int, timeout: float = 120) -> None:
     )
 
 
-def test_1_daemon_killed_during_a_burst_comes_back_and_misses_nothing(stack):
+def test_1_daemon_killed_during_a_burst_comes_back_and_misses_nothing(stack, measured):
     burst = Burst.drop(stack, 30)
     wait_for_some_runs(burst, 3)
 
@@ -91,7 +89,7 @@ def test_1_daemon_killed_during_a_burst_comes_back_and_misses_nothing(stack):
     burst.assert_exactly_once()
 
 
-def test_2_killed_run_container_fails_by_monitoring_and_a_retry_succeeds(stack):
+def test_2_killed_run_container_fails_by_monitoring_and_a_retry_succeeds(stack, measured):
     # Large enough that the ingestion step runs for several seconds: there is a "mid-step".
     key = f"faults/big-{int(time.time())}.csv"
     source = stack.drop(key, orders_csv(600_000))
@@ -114,7 +112,7 @@ def test_2_killed_run_container_fails_by_monitoring_and_a_retry_succeeds(stack):
     assert [m["runId"] for m in stack.materializations(key)] == [retry["runId"]]
 
 
-def test_3_postgres_restart_under_load_recovers_unattended(stack):
+def test_3_postgres_restart_under_load_recovers_unattended(stack, measured):
     burst = Burst.drop(stack, 12)
     wait_for_some_runs(burst, 2)
 
@@ -130,7 +128,7 @@ def test_3_postgres_restart_under_load_recovers_unattended(stack):
         stack.wait_healthy(service, timeout=120)
 
 
-def test_4_s3_outage_fails_ticks_clearly_and_misses_nothing(stack):
+def test_4_s3_outage_fails_ticks_clearly_and_misses_nothing(stack, measured):
     burst = Burst.drop(stack, 5)
     stack.compose("stop", "minio")
     stopped = time.time()
@@ -151,7 +149,7 @@ def test_4_s3_outage_fails_ticks_clearly_and_misses_nothing(stack):
     burst.assert_exactly_once()
 
 
-def test_5_code_server_restart_reloads_and_queued_runs_still_start(stack):
+def test_5_code_server_restart_reloads_and_queued_runs_still_start(stack, measured):
     slots = int(stack.settings.get("DAGSTER_MAX_CONCURRENT_RUNS", "4"))
     holding = [stack.launch("analytics", "hold_job", {"ops": {"hold": {"config": {"seconds": 20}}}}) for _ in range(slots)]
     queued = [stack.launch("analytics", "smoke_job") for _ in range(3)]
@@ -202,7 +200,7 @@ def make(*targets: str) -> None:
     )
 
 
-def test_6_make_down_and_up_keeps_history_partitions_checks_and_files(stack):
+def test_6_make_down_and_up_keeps_history_partitions_checks_and_files(stack, measured):
     stack.wait_until_idle()  # automation runs after the earlier drops: none may be cut short
     before = stack_state(stack)
     assert before["runs"] > 0 and before["partitions"] and before["checks"] and before["objects"]
@@ -223,7 +221,7 @@ def test_6_make_down_and_up_keeps_history_partitions_checks_and_files(stack):
     assert stack.wait_for_sensor_run(source)["status"] == "SUCCESS"
 
 
-def test_7_a_300_file_burst_is_processed_exactly_once(stack):
+def test_7_a_300_file_burst_is_processed_exactly_once(stack, measured):
     burst = Burst.drop(stack, 300)
     measured["7. 300-file burst: wall time, first upload to last file processed"] = burst.wait_processed(timeout=3600)
     burst.assert_exactly_once()

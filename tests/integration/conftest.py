@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import attach_diagnostics, running
-
-from .stack import TEST_ENV_FILES, Stack
+from tests.harness.live import attach_diagnostics, running
+from tests.harness.repo import TEST_ENV_FILES
+from tests.harness.stack import Stack
 
 
 def pytest_configure(config):

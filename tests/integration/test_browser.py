@@ -15,9 +15,8 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.polling import wait_until
-
-from .stack import REPO
+from tests.harness.polling import wait_until
+from tests.harness.repo import REPO
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless as root, and quiet: without the networking flags chromium floods a closed network.

@@ -8,11 +8,10 @@ import uuid
 import pyarrow.parquet as pq
 import pytest
 
-from tests.faults.burst import Burst
-from tests.polling import wait_until
-
-from .orders import orders_csv
-from .stack import REPO
+from tests.harness.burst import Burst
+from tests.harness.orders import orders_csv
+from tests.harness.polling import wait_until
+from tests.harness.repo import REPO
 
 CHECKS = ("orders_schema_matches", "orders_row_count", "orders_null_rate", "orders_unique_ids")
 

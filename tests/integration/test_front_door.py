@@ -8,7 +8,7 @@ import docker
 import pytest
 import requests
 
-from tests.polling import wait_until
+from tests.harness.polling import wait_until
 
 RUN_COUNT = "{ runsOrError { ... on Runs { count } } }"
 LAUNCH_SMOKE_JOB = """

@@ -10,8 +10,9 @@ import subprocess
 import docker
 import pytest
 
-from tests.integration.stack import REPO, TEST_ENV_FILES, Stack, read_env_file
-from tests.secret_scan import Finding, SecretScanner
+from tests.harness.repo import REPO, TEST_ENV_FILES, read_env_file
+from tests.harness.secret_scan import Finding, SecretScanner
+from tests.harness.stack import Stack
 
 # The user's stack and each throwaway stack have env files of their own, each with its own secrets.
 ENV_FILES = [".env", ".stack/test.env", ".stack/faults.env", ".stack/bench.env"]

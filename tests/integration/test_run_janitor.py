@@ -1,6 +1,6 @@
 """Finished run containers are removed once older than the retention period, and only those."""
 
-from tests.polling import wait_until
+from tests.harness.polling import wait_until
 
 
 def test_janitor_removes_finished_run_containers_past_retention(stack):

@@ -4,7 +4,7 @@ Postgres and the compute-log bucket; a terminated run ends CANCELED and its cont
 import dagster as dg
 import pytest
 
-from .stack import wait_until
+from tests.harness.polling import wait_until
 
 SMOKE_JOBS = [("analytics", "smoke_job"), ("ingestion", "inventory_job")]
 

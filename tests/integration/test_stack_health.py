@@ -1,6 +1,8 @@
 """The stack comes up whole: every service healthy, every code location loaded, nothing exposed."""
 
-from .stack import REPO
+import docker
+
+from tests.harness.repo import REPO
 
 LONG_RUNNING = {"postgres", "minio", "webserver", "daemon", "run-janitor"}
 ONE_SHOT = {"create-buckets", "s3-identity", "migrate"}
@@ -34,6 +36,22 @@ def test_every_long_running_service_is_healthy(stack):
     for name in expected:
         assert services[name]["State"] == "running", services[name]
         assert services[name]["Health"] == "healthy", services[name]
+
+
+def test_a_restarted_service_is_probed_again_before_it_counts_as_healthy(stack):
+    """deploy/cached-check trusts a recent success, but never one from before a restart: a
+    restarted webserver must not pass for healthy while it is still starting."""
+    image = stack.container("code-ingestion").image
+    container = docker.from_env().containers.run(image, ["sleep", "infinity"], init=True, detach=True)
+    try:
+        assert container.exec_run(["/opt/dagster/deploy/cached-check", "60", "true"]).exit_code == 0
+        assert container.exec_run(["/opt/dagster/deploy/cached-check", "60", "false"]).exit_code == 0, (
+            "a success within MAX_AGE is trusted without probing")
+        container.restart(timeout=1)
+        probe = container.exec_run(["/opt/dagster/deploy/cached-check", "60", "false"])
+        assert probe.exit_code != 0, "after a restart the failing probe must run, not the stamp answer"
+    finally:
+        container.remove(force=True)
 
 
 def test_init_services_completed_successfully(stack):

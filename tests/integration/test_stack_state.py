@@ -4,7 +4,7 @@ run history back. (Named to run last: it replaces the test stack's database.)"""
 import re
 from pathlib import Path
 
-from tests.polling import wait_until
+from tests.harness.polling import wait_until
 
 RUN_IDS = "{ runsOrError { ... on Runs { results { runId status } } } }"
 

@@ -9,10 +9,9 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.polling import wait_until
-
-from .orders import orders_csv
-from .stack import REPO
+from tests.harness.orders import orders_csv
+from tests.harness.polling import wait_until
+from tests.harness.repo import REPO
 
 # A dropped file's rows must be queryable within this, with nobody clicking.
 DROP_TO_ROWS_SECONDS = 120

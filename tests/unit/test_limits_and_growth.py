@@ -11,8 +11,8 @@ import pytest
 from docker.models.containers import Container, _create_container_args
 from docker.utils import parse_bytes
 
-from tests.integration.stack import read_env_file
-from tests.unit.test_stack_config import REPO, load_yaml
+from tests.harness.repo import REPO, read_env_file
+from tests.unit.test_stack_config import load_yaml
 
 _janitor_spec = importlib.util.spec_from_file_location("prune_run_containers", REPO / "deploy" / "prune_run_containers.py")
 janitor = importlib.util.module_from_spec(_janitor_spec)

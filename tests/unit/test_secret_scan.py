@@ -8,7 +8,7 @@ import tarfile
 
 import pytest
 
-from tests.secret_scan import SecretScanner
+from tests.harness.secret_scan import SecretScanner
 
 SECRET = "correct-horse-battery-staple"
 # Assembled from parts, so that this file does not itself hold what the repo scan looks for.

@@ -3,16 +3,14 @@ code_locations/ agree with each other, and the Postgres URL uses the driver we s
 
 import re
 import tomllib
-from pathlib import Path
 
 import pytest
 import sqlalchemy
 import yaml
 from dagster_postgres.utils import get_conn_string
 
-from tests.integration.stack import read_env_file
+from tests.harness.repo import REPO, read_env_file
 
-REPO = Path(__file__).resolve().parents[2]
 ENV_REFERENCE = re.compile(r"\{env: ([A-Z0-9_]+)\}")
 
 

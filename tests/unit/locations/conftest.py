@@ -13,9 +13,9 @@ import boto3
 import dagster as dg
 import pytest
 
-from tests.polling import wait_until
+from tests.harness.polling import wait_until
+from tests.harness.repo import SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 ACCESS_KEY, SECRET_KEY = "unit-test-key", "unit-test-secret-0123456789"
 _bucket_numbers = itertools.count()
 

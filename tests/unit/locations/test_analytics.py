@@ -8,7 +8,6 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
-from conftest import SAMPLES
 
 from analytics import summaries
 from analytics.assets import daily_order_summary, dropped_files
@@ -17,6 +16,7 @@ from analytics.definitions import defs as analytics_defs
 from analytics.resources import EXTENSIONS, extension_path
 from ingestion.assets import orders as ingested_orders
 from ingestion.definitions import defs as ingestion_defs
+from tests.harness.repo import SAMPLES
 
 SAMPLE = "orders-2024-05-01.csv"
 REPLACEMENT = "commandes été 2024.csv"

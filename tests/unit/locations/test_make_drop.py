@@ -9,9 +9,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES
 
-REPO = Path(__file__).resolve().parents[3]
+from tests.harness.repo import REPO, SAMPLES
 
 
 @pytest.fixture

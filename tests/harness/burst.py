@@ -6,9 +6,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from tests.integration.orders import orders_csv
-from tests.integration.stack import TERMINAL_RUN_STATUSES
-from tests.polling import wait_until
+from tests.harness.orders import orders_csv
+from tests.harness.polling import wait_until
+from tests.harness.stack import TERMINAL_RUN_STATUSES
 
 
 @dataclass

@@ -5,7 +5,7 @@ session, every failing test carries its `compose ps` and logs, and it goes away 
 import os
 from collections.abc import Iterator
 
-from tests.integration.stack import Stack
+from tests.harness.stack import Stack
 
 _running: list[Stack] = []
 

@@ -13,14 +13,9 @@ import docker
 import requests
 from dagster_graphql import DagsterGraphQLClient
 
-from tests.polling import wait_until
+from tests.harness.polling import wait_until
+from tests.harness.repo import REPO, TEST_ENV_FILES, read_env_file
 
-REPO = Path(__file__).resolve().parents[2]
-# The test stack's own files: a user's .env, volumes and ports are never touched.
-TEST_ENV_FILES = {
-    "STACK_ENV": str(REPO / ".stack" / "test.env"),
-    "STACK_ENV_OVERRIDES": str(REPO / "tests" / "stack.env"),
-}
 # Who logs in at the proxy: operators on the UI's port, viewers on the read-only one.
 LOGINS = {
     "operator": ("DAGSTER_UI_USER", "DAGSTER_UI_PASSWORD"),
@@ -64,15 +59,6 @@ query ($partition: String!) {
   }
 }
 """
-
-def read_env_file(path: Path) -> dict[str, str]:
-    values = {}
-    for line in path.read_text().splitlines():
-        key, sep, value = line.partition("=")
-        if sep and not line.lstrip().startswith("#"):
-            values[key.strip()] = value.strip().strip('"')
-    return values
-
 
 @dataclass
 class Stack:
