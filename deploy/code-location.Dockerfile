@@ -6,10 +6,7 @@ ARG LOCATION
 
 COPY deploy/ca/ /tmp/ca/
 COPY code_locations/${LOCATION}/requirements.lock /tmp/requirements.lock
-RUN if [ -s /tmp/ca/extra-ca.pem ]; then export PIP_CERT=/tmp/ca/extra-ca.pem; fi \
- && pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps \
-      -r /tmp/requirements.lock \
- && rm -rf /tmp/ca /tmp/requirements.lock
+RUN /opt/dagster/deploy/install-locked.sh /tmp/requirements.lock
 
 COPY code_locations/${LOCATION}/ /opt/dagster/app/
 RUN python -m compileall -q /opt/dagster/app

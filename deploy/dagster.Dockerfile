@@ -5,8 +5,6 @@ FROM ${RUNTIME_IMAGE}
 
 COPY deploy/ca/ /tmp/ca/
 COPY deploy/requirements.lock /tmp/requirements.lock
-RUN if [ -s /tmp/ca/extra-ca.pem ]; then export PIP_CERT=/tmp/ca/extra-ca.pem; fi \
- && pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps -r /tmp/requirements.lock \
- && rm -rf /tmp/ca /tmp/requirements.lock
+RUN /opt/dagster/deploy/install-locked.sh /tmp/requirements.lock
 
 COPY deploy/create_buckets.py deploy/drop.py deploy/prepare_database.py /opt/dagster/deploy/

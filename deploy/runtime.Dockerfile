@@ -10,13 +10,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     LANG=C.UTF-8
 
-# An extra CA bundle (a TLS-inspecting proxy's) is trusted for this install only, when one is given.
 COPY deploy/ca/ /tmp/ca/
+COPY deploy/install-locked.sh /opt/dagster/deploy/
 COPY deploy/runtime.lock /tmp/runtime.lock
-RUN if [ -s /tmp/ca/extra-ca.pem ]; then export PIP_CERT=/tmp/ca/extra-ca.pem; fi \
- && python -m venv /opt/venv \
- && pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps -r /tmp/runtime.lock \
- && rm -rf /tmp/ca /tmp/runtime.lock
+RUN python -m venv --without-pip /opt/venv \
+ && /opt/dagster/deploy/install-locked.sh /tmp/runtime.lock
 
 RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin dagster \
  && mkdir -p "$DAGSTER_HOME" /opt/dagster/app \
