@@ -16,9 +16,9 @@ if [ "$missing" = no ]; then
 fi
 
 started=$SECONDS
-echo "Building the runtime, Dagster and proxy images (tag $IMAGE_TAG)..."
+echo "Building the runtime, Dagster, proxy and pgbouncer images (tag $IMAGE_TAG)..."
 "$here/compose" build run-janitor
-"$here/compose" build webserver proxy
+"$here/compose" build webserver proxy pgbouncer
 code_servers="$("$here/compose" config --services | grep '^code-')"
 echo "Building code-location images: $code_servers"
 # shellcheck disable=SC2086 # one word per service

@@ -4,7 +4,7 @@ import docker
 
 from tests.harness.repo import REPO
 
-LONG_RUNNING = {"postgres", "minio", "webserver", "daemon", "run-janitor"}
+LONG_RUNNING = {"postgres", "pgbouncer", "minio", "webserver", "daemon", "run-janitor"}
 ONE_SHOT = {"create-buckets", "s3-identity", "migrate"}
 
 LOCATIONS_QUERY = """
