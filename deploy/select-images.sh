@@ -8,10 +8,8 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 out="$repo/.stack/images.env"
 mkdir -p "$repo/.stack"
 
-official_python=python:3.11-slim-bookworm
-official_postgres=postgres:15-bookworm
-official_minio=minio/minio:RELEASE.2025-09-07T16-13-09Z
-official_nginx=nginx:1.27-bookworm
+# The official images docker-compose.yml runs or builds on (an `image:` or a `*_IMAGE` build arg).
+mapfile -t official < <(sed -nE 's/^ +([A-Z_]+_IMAGE|image): ([^$ ]+)$/\2/p' "$repo/docker-compose.yml" | sort -u)
 
 # A tag that changes whenever what goes into a local image (or the Debian base under it) does, so an edit is never hidden by an
 # older image of the same name.
@@ -27,7 +25,7 @@ available() {
 world="${STACK_WORLD:-auto}"
 if [ "$world" = auto ]; then
   world=registry
-  for image in "$official_python" "$official_postgres" "$official_minio" "$official_nginx"; do
+  for image in "${official[@]}"; do
     if ! available "$image"; then
       world=local
       echo "Cannot pull $image: no container registry reachable."
@@ -38,14 +36,7 @@ fi
 
 case "$world" in
   registry)
-    cat >"$out" <<ENV
-STACK_WORLD=registry
-PYTHON_IMAGE=$official_python
-POSTGRES_IMAGE=$official_postgres
-MINIO_IMAGE=$official_minio
-NGINX_IMAGE=$official_nginx
-S3_HEALTHCHECK="mc ready local"
-ENV
+    echo "STACK_WORLD=registry" >"$out"
     ;;
   local)
     cat >"$out" <<ENV
@@ -55,7 +46,6 @@ PYTHON_IMAGE=dagster-stack-local/python:$(local_tag 3.11-bookworm python.Dockerf
 POSTGRES_IMAGE=dagster-stack-local/postgres:$(local_tag 15-bookworm postgres.Dockerfile postgres-entrypoint.sh)
 MINIO_IMAGE=dagster-stack-local/s3:$(local_tag seaweedfs-4.48 s3.Dockerfile s3-entrypoint.sh)
 NGINX_IMAGE=dagster-stack-local/nginx:$(local_tag 1.22-bookworm nginx.Dockerfile)
-S3_HEALTHCHECK="curl -fsS http://127.0.0.1:9000/healthz"
 ENV
     echo "Building local base images from Debian packages and PyPI:"
     set -a; . "$out"; set +a

@@ -126,3 +126,28 @@ def test_the_webservers_are_reached_only_through_the_proxy():
     published = {name for name, service in services.items() if service.get("ports")}
     assert published == {"proxy", "minio"}
     assert "--read-only" in services["webserver-readonly"]["command"]
+
+
+def image_choices(services: dict) -> dict[tuple[str, str], str]:
+    """(service, `image` or a build arg named *_IMAGE) -> its value."""
+    choices = {}
+    for name, service in services.items():
+        if "image" in service:
+            choices[(name, "image")] = service["image"]
+        for arg, value in service.get("build", {}).get("args", {}).items():
+            if arg.endswith("_IMAGE"):
+                choices[(name, arg)] = value
+    return choices
+
+
+def test_the_compose_file_reads_as_the_registry_world_and_the_override_holds_the_other():
+    main = image_choices(load_yaml("docker-compose.yml")["services"])
+    override = load_yaml("deploy/local-images/compose.yml")["services"]
+    local = image_choices(override)
+    # Every base image the main file names is an official one, written out, not a variable...
+    official = {key: value for key, value in main.items() if not value.startswith("${DAGSTER_IMAGE_REPO")}
+    assert official and all("$" not in value for value in official.values()), official
+    # ...and the registry-less world replaces each of them, and nothing else.
+    assert local.keys() == official.keys()
+    assert all(value.startswith("${") for value in local.values()), local
+    assert set(override) <= set(load_yaml("docker-compose.yml")["services"])
