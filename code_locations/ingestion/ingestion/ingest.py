@@ -18,7 +18,8 @@ from ingestion.charts import bar_chart_png, markdown_image
 from ingestion.checks import CheckOutcome, judge
 from ingestion.inert import markdown_table
 from ingestion.parsing import IngestStats, InvalidFile, check_extension, check_text, csv_to_parquet
-from ingestion.resources import PROCESSED_PREFIX, LandingZone, TableStore
+from ingestion.partitions import usable_as_partition
+from ingestion.resources import LandingZone, TableStore, archived_key
 from ingestion.types import ORDERS_COLUMNS, ORDERS_KEY, ORDERS_TABLE_SCHEMA
 
 CHART_DAYS = 120
@@ -62,7 +63,7 @@ class Quarantined(Exception):
 
 def find_source(landing: LandingZone, partition_key: str, archived_too: bool) -> Source | None:
     """The landing copy of a partition's file, else (when `archived_too`) its processed/ copy."""
-    for key in [partition_key] + ([PROCESSED_PREFIX + partition_key] if archived_too else []):
+    for key in [partition_key] + ([archived_key(partition_key)] if archived_too else []):
         head = landing.head(key)
         if head is not None:
             return Source(partition_key, key, head["ETag"], head["ContentLength"])
@@ -87,6 +88,11 @@ def ingest_file(
     key = source.partition_key
     with tempfile.TemporaryDirectory() as scratch:
         try:
+            if not usable_as_partition(key):
+                raise InvalidFile(
+                    key, "its name contains '...' or a control character, which Dagster does not allow in a "
+                    "partition key; rename the file and drop it again",
+                )
             check_extension(key)
             if source.size > config.max_file_mb * 2**20:
                 raise InvalidFile(
@@ -128,7 +134,7 @@ def _metadata(source: Source, landing: LandingZone, stats: IngestStats, stored: 
         "source": dg.MetadataValue.path(landing.uri(source.partition_key)),
         "source_etag": source.etag,
         "source_bytes": source.size,
-        "archived_to": dg.MetadataValue.path(landing.uri(PROCESSED_PREFIX + source.partition_key)),
+        "archived_to": dg.MetadataValue.path(landing.uri(archived_key(source.partition_key))),
         "uri": dg.MetadataValue.path(stored),
         "parquet_bytes": size,
         "first_order_date": str(min(stats.rows_per_day, default="")),

@@ -6,11 +6,24 @@ from pathlib import Path
 import dagster as dg
 from botocore.exceptions import ClientError
 
-from stack_s3 import S3, is_missing, orders_table_key
+from stack_s3 import S3, derived_key, is_missing, orders_table_key
 
 PROCESSED_PREFIX = "processed/"
 QUARANTINE_PREFIX = "quarantine/"
 ERROR_REPORT_SUFFIX = ".error.json"
+
+
+def archived_key(key: str) -> str:
+    """Where a handled file's original is kept: `processed/<key>` (shortened if too long)."""
+    return derived_key(PROCESSED_PREFIX, key)
+
+
+def quarantine_keys(key: str) -> tuple[str, str]:
+    """Where an invalid file's original and its report go: `quarantine/<key>` and
+    `quarantine/<key>.error.json`, both shortened alike if the report's name would be too long."""
+    report = derived_key(QUARANTINE_PREFIX, key, ERROR_REPORT_SUFFIX)
+    return report.removesuffix(ERROR_REPORT_SUFFIX), report
+
 
 s3 = S3(endpoint_url=dg.EnvVar("S3_ENDPOINT_URL"), region_name=dg.EnvVar("AWS_REGION"))
 
@@ -45,13 +58,13 @@ class LandingZone(dg.ConfigurableResource):
         return f"s3://{self.bucket}/{key}"
 
     def archive(self, key: str, etag: str) -> str:
-        return self._move(key, PROCESSED_PREFIX + key, etag)
+        return self._move(key, archived_key(key), etag)
 
     def quarantine(self, key: str, etag: str, report: dict) -> str:
-        target = QUARANTINE_PREFIX + key
+        target, report_key = quarantine_keys(key)
         self.client().put_object(
             Bucket=self.bucket,
-            Key=target + ERROR_REPORT_SUFFIX,
+            Key=report_key,
             Body=json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8"),
             ContentType="application/json",
         )

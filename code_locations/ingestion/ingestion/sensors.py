@@ -15,7 +15,7 @@ from botocore.exceptions import HTTPClientError
 
 from ingestion.jobs import INGESTION_TAGS, ingest_orders_job
 from ingestion.listing import Cursor, LandedObject, list_landed, select_new
-from ingestion.partitions import dropped_files
+from ingestion.partitions import dropped_files, usable_as_partition
 from ingestion.resources import LandingZone
 
 # Read at import because Dagster needs the interval when it loads the sensor; it is the only
@@ -30,16 +30,10 @@ MAX_FILES_PER_TICK = 1000
 # Runs a burst is shared out over: the `stack/pool` limit in dagster.yaml.
 PARALLEL_RUNS = int(os.environ.get("INGEST_PARALLEL_RUNS", "4"))
 MAX_FILES_PER_RUN = 100
-# Dagster rejects these in partition keys; such files are left in place with a warning.
-_INVALID_KEY_PARTS = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
 
 
 class LandingUnreachable(Exception):
     """The S3 store did not answer. The tick fails with this message and the next one tries again."""
-
-
-def usable_as_partition(key: str) -> bool:
-    return not any(part in key for part in _INVALID_KEY_PARTS)
 
 
 def share_out(files: list[LandedObject], runs: int = PARALLEL_RUNS, most: int = MAX_FILES_PER_RUN) -> list[list[LandedObject]]:
@@ -79,24 +73,14 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) ->
             f"Cannot list {landing.uri('')}: the S3 store at {landing.s3.endpoint_url} does not answer ({error}). "
             "Nothing is lost: files dropped meanwhile are picked up at the first tick after it is back."
         ) from None
-    usable = []
-    for item in selection.new:
-        if usable_as_partition(item.key):
-            usable.append(item)
-        else:
-            context.log.warning(
-                f"Left {landing.uri(item.key)} in place: its name contains '...' or a control "
-                "character, which Dagster does not allow in a partition key. Rename it to ingest it."
-            )
-    if not usable:
-        reason = (
-            f"No new objects in s3://{landing.bucket}: {selection.waiting} waiting, all already requested."
-            if not selection.new
-            else f"{len(selection.new)} new object(s) in s3://{landing.bucket}, none with a usable name (see logs)."
-        )
+    if not selection.new:
+        reason = f"No new objects in s3://{landing.bucket}: {selection.waiting} waiting, all already requested."
         return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=selection.cursor.to_json())
+    # Every new file gets a run; one whose name Dagster refuses as a partition key is quarantined
+    # there, with a report, rather than left in landing.
+    partitions = [item.key for item in selection.new if usable_as_partition(item.key)]
     return dg.SensorResult(
-        run_requests=[run_request(group) for group in share_out(usable)],
-        dynamic_partitions_requests=[dropped_files.build_add_request([item.key for item in usable])],
+        run_requests=[run_request(group) for group in share_out(selection.new)],
+        dynamic_partitions_requests=[dropped_files.build_add_request(partitions)] if partitions else [],
         cursor=selection.cursor.to_json(),
     )

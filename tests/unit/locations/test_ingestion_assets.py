@@ -7,6 +7,7 @@ import pytest
 
 from ingestion.assets import orders
 from ingestion.definitions import defs
+from stack_s3.storage import fits_the_store
 
 RESOURCES = ("landing", "tables")
 
@@ -136,3 +137,44 @@ def test_repeating_a_run_or_redropping_the_same_bytes_ingests_nothing_twice(drop
     drop("same.csv", "orders-with-warnings.csv")
     again = ingest_dropped(instance, ["same.csv"])
     assert again.success and materializations(instance, "same.csv") == [again.run_id, first.run_id]
+
+
+@pytest.mark.parametrize("sample", ["orders-2024-05-01.csv", "bad-wrong-types.csv"])
+def test_keys_at_the_stores_limits_are_handled_and_everything_written_stays_within_them(
+    sample, drop, s3_client, landing_bucket, io_bucket, instance
+):
+    # 1,020 bytes (the limit is 1,024), its file name 250 bytes (a segment may have 255).
+    key = ("d" * 200 + "/") * 3 + "e" * 166 + "/" + "é" * 60 + "f" * 126 + ".csv"
+    assert len(key.encode()) == 1020 and len(key.rsplit("/", 1)[-1].encode()) == 250
+    drop(key, sample)
+    result = ingest_dropped(instance, [key])
+
+    written = keys(s3_client, landing_bucket) + keys(s3_client, io_bucket)
+    assert key not in written, "the original left landing"
+    assert all(fits_the_store(k) for k in written), [k for k in written if not fits_the_store(k)]
+    if result.success:
+        assert materializations(instance, key) == [result.run_id]
+        (archived,) = keys(s3_client, landing_bucket)
+        assert archived.startswith("processed/long-keys/") and archived.endswith(".csv")
+        metadata = result.asset_materializations_for_node("ingest_dropped_files")[0].metadata
+        assert metadata["archived_to"].value == f"s3://{landing_bucket}/{archived}"
+    else:
+        report_key = next(k for k in keys(s3_client, landing_bucket) if k.endswith(".error.json"))
+        report = json.loads(s3_client.get_object(Bucket=landing_bucket, Key=report_key)["Body"].read())
+        assert report["source"] == f"s3://{landing_bucket}/{key}", "the report keeps the original key"
+        assert keys(s3_client, landing_bucket) == sorted([report_key.removesuffix(".error.json"), report_key])
+
+
+def test_a_key_dagster_refuses_as_a_partition_is_quarantined_with_a_report(drop, s3_client, landing_bucket, io_bucket, instance):
+    key = "drops/orders...2024.csv"
+    drop(key, "orders-2024-05-01.csv")
+    # Nobody can add it as a partition; the sensor's run ingests it by name alone.
+    config = {"ops": {"ingest_dropped_files": {"config": {"keys": [key]}}}}
+    result = defs.resolve_job_def("ingest_orders_job").execute_in_process(
+        run_config=config, instance=instance, raise_on_error=False
+    )
+    assert not result.success
+    assert keys(s3_client, landing_bucket) == [f"quarantine/{key}", f"quarantine/{key}.error.json"]
+    report = json.loads(s3_client.get_object(Bucket=landing_bucket, Key=f"quarantine/{key}.error.json")["Body"].read())
+    assert "partition key" in report["problem"] and report["file"] == key
+    assert keys(s3_client, io_bucket) == []

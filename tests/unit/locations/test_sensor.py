@@ -115,3 +115,13 @@ def test_a_store_that_does_not_answer_fails_the_tick_with_a_clear_message(stack_
         tick(instance)
     assert f"the S3 store at {endpoint} does not answer" in str(unreachable.value)
     assert "Nothing is lost" in str(unreachable.value)
+
+
+def test_a_file_dagster_refuses_as_a_partition_gets_a_run_but_no_partition(drop, instance):
+    drop("ok.csv", "orders-2024-05-01.csv")
+    drop("odd...name.csv", "orders-2024-05-01.csv")
+    drop("tab\there.csv", "orders-2024-05-01.csv")
+    result, partitions = tick(instance)
+    # Its run quarantines it with a report; left in landing it would wait there forever.
+    assert sorted(k for r in result.run_requests for k in files_of(r)) == ["odd...name.csv", "ok.csv", "tab\there.csv"]
+    assert partitions == ["ok.csv"]
