@@ -8,6 +8,8 @@ import os
 import subprocess
 import time
 
+import yaml
+
 from tests.harness.burst import Burst
 from tests.harness.orders import orders_csv
 from tests.harness.polling import wait_until
@@ -89,19 +91,24 @@ def test_1_daemon_killed_during_a_burst_comes_back_and_misses_nothing(stack, mea
     burst.assert_exactly_once()
 
 
+def kill_while_ingesting(stack, run_id: str) -> None:
+    """Kills the run's worker container once its ingestion step has started."""
+
+    def ingesting() -> bool:
+        events = stack.query(RUN_EVENTS, {"runId": run_id})["logsForRun"]["events"]
+        return any(e.get("stepKey") == "ingest_dropped_files" for e in events)
+
+    wait_until(f"run {run_id}'s ingestion step to start", ingesting, timeout=180, interval=0.2)
+    stack.run_container(run_id).kill()
+
+
 def test_2_killed_run_container_fails_by_monitoring_and_a_retry_succeeds(stack, measured):
     # Large enough that the ingestion step runs for several seconds: there is a "mid-step".
     key = f"faults/big-{int(time.time())}.csv"
     source = stack.drop(key, orders_csv(600_000))
     run = wait_until("the big file's run", lambda: next(iter(stack.runs_tagged("stack/source", source)), None), 120)
     run_id = run["runId"]
-
-    def ingesting() -> bool:
-        events = stack.query(RUN_EVENTS, {"runId": run_id})["logsForRun"]["events"]
-        return any(e.get("stepKey") == "ingest_dropped_files" for e in events)
-
-    wait_until("the ingestion step to start", ingesting, timeout=120, interval=0.2)
-    stack.run_container(run_id).kill()
+    kill_while_ingesting(stack, run_id)
     killed = time.monotonic()
 
     assert stack.wait_for_run(run_id, timeout=120) == "FAILURE"
@@ -225,3 +232,32 @@ def test_7_a_300_file_burst_is_processed_exactly_once(stack, measured):
     burst = Burst.drop(stack, 300)
     measured["7. 300-file burst: wall time, first upload to last file processed"] = burst.wait_processed(timeout=3600)
     burst.assert_exactly_once()
+
+
+def retry_of(stack, run_id: str) -> dict | None:
+    return next(iter(stack.runs_tagged("dagster/parent_run_id", run_id)), None)
+
+
+RUN_TAGS = "query ($id: ID!) { runOrError(runId: $id) { ... on Run { tags { key value } } } }"
+
+
+def test_8_a_file_whose_every_run_died_is_tried_again_later_nobody_clicking(stack, measured):
+    """Past `run_retries` a killed worker's file stays in landing; the re-drive sensor (every 15 s
+    for files 45 s old in this stack, tests/faults/stack.env) ingests it later."""
+    attempts = 1 + yaml.safe_load((REPO / "dagster.yaml").read_text())["run_retries"]["max_retries"]
+    key = f"faults/orphan-{int(time.time())}.csv"
+    source = stack.drop(key, orders_csv(300_000))
+    run_id = wait_until("the file's run", lambda: next(iter(stack.runs_tagged("stack/source", source)), None), 120)["runId"]
+    for attempt in range(1, attempts + 1):
+        kill_while_ingesting(stack, run_id)
+        assert stack.wait_for_run(run_id, timeout=180) == "FAILURE"
+        if attempt < attempts:
+            run_id = wait_until(f"retry {attempt}", lambda parent=run_id: retry_of(stack, parent), 180)["runId"]
+    gave_up = time.monotonic()
+    assert stack.s3().head_object(Bucket=stack.settings["LANDING_BUCKET"], Key=key), "the file waits in landing"
+
+    (materialized,) = wait_until("a re-driven run to ingest the file", lambda: stack.materializations(key), 600)
+    measured["8. every run of a file killed: re-driven and ingested"] = time.monotonic() - gave_up
+    tags = {t["key"]: t["value"] for t in stack.query(RUN_TAGS, {"id": materialized["runId"]})["runOrError"]["tags"]}
+    assert tags.get("stack/redrive", "").startswith("redrive-"), tags
+    assert stack.wait_for_run(materialized["runId"], timeout=300) == "SUCCESS"

@@ -3,7 +3,7 @@ import dagster as dg
 from ingestion.assets import landing_inventory, orders
 from ingestion.jobs import ingest_orders_job, inventory_job
 from ingestion.resources import landing, s3, tables
-from ingestion.sensors import landing_sensor
+from ingestion.sensors import landing_redrive_sensor, landing_sensor
 
 defs = dg.Definitions(
     # Runs here are small and single-purpose: steps run in the run worker itself, which saves
@@ -11,6 +11,6 @@ defs = dg.Definitions(
     executor=dg.in_process_executor,
     assets=[landing_inventory, orders],
     jobs=[inventory_job, ingest_orders_job],
-    sensors=[landing_sensor],
+    sensors=[landing_sensor, landing_redrive_sensor],
     resources={"s3": s3, "landing": landing, "tables": tables},
 )

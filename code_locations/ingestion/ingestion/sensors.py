@@ -8,6 +8,7 @@ seconds to start, a file a fraction of one, so a burst of 300 files takes a hand
 import hashlib
 import math
 import os
+import time
 
 import dagster as dg
 from botocore.exceptions import ConnectionError as S3ConnectionError
@@ -27,6 +28,14 @@ INTERVAL_SECONDS = int(os.environ.get("LANDING_SENSOR_INTERVAL_SECONDS", "3"))
 # S3 stamps a multipart upload with its start time, so this must outlast the slowest upload.
 LOOKBACK_SECONDS = 600.0
 MAX_FILES_PER_TICK = 1000
+# A file still in landing this long after its upload, with no ingestion run queued or going, had
+# its run fail for a reason outside the file (a bad file is quarantined): it is tried again.
+REDRIVE_INTERVAL_SECONDS = int(os.environ.get("LANDING_REDRIVE_INTERVAL_SECONDS", "300"))
+REDRIVE_AFTER_SECONDS = float(os.environ.get("LANDING_REDRIVE_AFTER_SECONDS", "900"))
+UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING,
+]
 # Runs a burst is shared out over: the `stack/pool` limit in dagster.yaml.
 PARALLEL_RUNS = int(os.environ.get("INGEST_PARALLEL_RUNS", "4"))
 MAX_FILES_PER_RUN = 100
@@ -42,16 +51,18 @@ def share_out(files: list[LandedObject], runs: int = PARALLEL_RUNS, most: int = 
     return [files[start : start + size] for start in range(0, len(files), size)]
 
 
-def run_request(files: list[LandedObject]) -> dg.RunRequest:
-    # The same files give the same run key, so a tick repeated after a daemon crash starts nothing twice.
+def run_request(files: list[LandedObject], attempt: str = "") -> dg.RunRequest:
+    # The same files give the same run key, so a tick repeated after a daemon crash starts nothing
+    # twice; a re-drive names its attempt, so each one starts afresh.
     identity = "\n".join(item.run_key for item in files)
     run_key = files[0].run_key if len(files) == 1 else "files:" + hashlib.sha256(identity.encode()).hexdigest()[:24]
     # Which file a run ingests, findable by tag: "<key>@<etag>" for a lone file, else the first and a count.
     source = f"{files[0].key}@{files[0].etag}" + (f" and {len(files) - 1} more" if len(files) > 1 else "")
+    tags = {**INGESTION_TAGS, "stack/files": str(len(files)), "stack/source": source}
     return dg.RunRequest(
-        run_key=run_key,
+        run_key=f"{attempt}:{run_key}" if attempt else run_key,
         run_config={"ops": {"ingest_dropped_files": {"config": {"keys": [item.key for item in files]}}}},
-        tags={**INGESTION_TAGS, "stack/files": str(len(files)), "stack/source": source},
+        tags={**tags, "stack/redrive": attempt} if attempt else tags,
     )
 
 
@@ -84,3 +95,26 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) ->
         dynamic_partitions_requests=[dropped_files.build_add_request(partitions)] if partitions else [],
         cursor=selection.cursor.to_json(),
     )
+
+
+@dg.sensor(
+    job=ingest_orders_job,
+    minimum_interval_seconds=REDRIVE_INTERVAL_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Tries again, nobody clicking, the files whose run failed for a reason outside the file (an "
+        "outage outlasting the step's retries, a worker killed past run retries): files still in "
+        f"landing {REDRIVE_AFTER_SECONDS:.0f} s after upload while no ingestion run is queued or going."
+    ),
+)
+def landing_redrive_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
+    unfinished = context.instance.get_runs_count(dg.RunsFilter(job_name=ingest_orders_job.name, statuses=UNFINISHED))
+    if unfinished:
+        return dg.SensorResult(skip_reason=f"{unfinished} ingestion run(s) queued or going: they may be handling them.")
+    now = time.time()
+    stale = [item for item in list_landed(landing.client(), landing.bucket) if now - item.last_modified > REDRIVE_AFTER_SECONDS]
+    if not stale:
+        return dg.SensorResult(skip_reason=f"Nothing in s3://{landing.bucket} waits longer than {REDRIVE_AFTER_SECONDS:.0f} s.")
+    context.log.warning(f"Trying {len(stale)} file(s) again: their runs ended without handling them.")
+    attempt = f"redrive-{now:.0f}"
+    return dg.SensorResult(run_requests=[run_request(group, attempt) for group in share_out(stale[:MAX_FILES_PER_TICK])])

@@ -5,6 +5,7 @@ import json
 import dagster as dg
 import pytest
 
+from ingestion import sensors
 from ingestion.listing import Cursor, LandedObject, select_new
 from ingestion.resources import LandingZone, s3
 from ingestion.sensors import PARALLEL_RUNS, LandingUnreachable, landing_sensor, share_out
@@ -125,3 +126,23 @@ def test_a_file_dagster_refuses_as_a_partition_gets_a_run_but_no_partition(drop,
     # Its run quarantines it with a report; left in landing it would wait there forever.
     assert sorted(k for r in result.run_requests for k in files_of(r)) == ["odd...name.csv", "ok.csv", "tab\there.csv"]
     assert partitions == ["ok.csv"]
+
+
+def redrive_tick(instance):
+    landing = LandingZone(s3=s3, bucket=dg.EnvVar("LANDING_BUCKET"))
+    with dg.build_sensor_context(instance=instance, resources={"landing": landing}) as context:
+        return sensors.landing_redrive_sensor(context)
+
+
+def test_files_left_in_landing_by_failed_runs_are_tried_again_when_nothing_is_running(drop, instance, monkeypatch):
+    drop("stuck.csv", "orders-2024-05-01.csv")
+    assert "waits longer" in redrive_tick(instance).skip_reason.skip_message, "a fresh file is the landing sensor's"
+
+    monkeypatch.setattr(sensors, "REDRIVE_AFTER_SECONDS", 0.0)
+    (request,) = redrive_tick(instance).run_requests
+    assert files_of(request) == ["stuck.csv"] and request.tags["stack/redrive"].startswith("redrive-")
+    assert request.run_key.startswith(request.tags["stack/redrive"] + ":stuck.csv@"), "each attempt starts afresh"
+
+    # While an ingestion run is queued or going, that run may be handling it: nothing is re-driven.
+    instance.add_run(dg.DagsterRun(job_name="ingest_orders_job", status=dg.DagsterRunStatus.STARTED))
+    assert "queued or going" in redrive_tick(instance).skip_reason.skip_message
