@@ -115,10 +115,22 @@ def drops(stack: Stack, count: int) -> dict:
     }
 
 
+def storage_bytes(stack: Stack) -> dict[str, int]:
+    """What the stack stores: Dagster's Postgres database and each bucket, in bytes."""
+    sizes = {"postgres": int(stack.psql("SELECT pg_database_size(current_database())"))}
+    for variable in ("LANDING_BUCKET", "IO_MANAGER_BUCKET", "COMPUTE_LOG_BUCKET", "WAREHOUSE_BUCKET"):
+        sizes[stack.settings[variable]] = sum(o["Size"] for o in stack.objects(variable))
+    return sizes
+
+
 def burst(stack: Stack, count: int) -> dict:
+    before = storage_bytes(stack)
     progress(f"burst: uploading {count} files at once")
     dropped = Burst.drop(stack, count, area="bench")
     wall = dropped.wait_processed(timeout=60 + 10 * count)
+    stack.wait_until_idle()  # the warehouse's automation runs are part of what a file costs
+    after = storage_bytes(stack)
+    growth = {name: round((after[name] - before[name]) / count * 1000 / 2**20, 1) for name in after}
     run_ids = dropped.assert_exactly_once()
     statuses = {run["runId"]: run["status"] for run in dropped.runs()}
     if set(statuses.values()) != {"SUCCESS"}:
@@ -130,6 +142,7 @@ def burst(stack: Stack, count: int) -> dict:
         "runs": len(statuses),
         "runs_that_materialized": len(set(run_ids)),
         "exactly_once": True,
+        "storage_growth_mib_per_1000_files": growth,
     }
 
 
@@ -254,6 +267,10 @@ def markdown(report: dict) -> str:
         ("  upload -> run created / queued -> started / started -> finished (medians)",
          "{median_upload_to_run_created_s} s / {median_queued_to_started_s} s / {median_started_to_finished_s} s".format(**m["drop"])),
         ("burst", "{files} files in {wall_s} s = {files_per_s} files/s; {runs} runs; each file materialized exactly once".format(**m["burst"])),
+    ]
+    details += [
+        (f"storage growth per 1,000 files: {name}", f"{mib} MiB")
+        for name, mib in m["burst"]["storage_growth_mib_per_1000_files"].items()
     ]
     if "rebuild_s" in m:
         details.insert(0, ("no-cache image build", f"{m['rebuild_s']} s"))

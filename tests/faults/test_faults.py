@@ -185,12 +185,11 @@ def stack_state(stack) -> dict:
     """What a user would check survived: run history, partitions, checks and every stored object."""
     materialized = stack.query(ALL_MATERIALIZATIONS)["assetOrError"]["assetMaterializations"]
     partitions = sorted({m["partition"] for m in materialized})
-    s3 = stack.s3()
-    objects = {}
-    for variable in ("LANDING_BUCKET", "IO_MANAGER_BUCKET", "COMPUTE_LOG_BUCKET"):
-        bucket = stack.settings[variable]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            objects.update({f"{bucket}/{o['Key']}": o["ETag"] for o in page.get("Contents", [])})
+    objects = {
+        f"{stack.settings[variable]}/{o['Key']}": o["ETag"]
+        for variable in ("LANDING_BUCKET", "IO_MANAGER_BUCKET", "COMPUTE_LOG_BUCKET")
+        for o in stack.objects(variable)
+    }
     return {
         "runs": stack.query(RUN_COUNT)["runsOrError"]["count"],
         "partitions": partitions,

@@ -237,6 +237,11 @@ class Stack:
             region_name="us-east-1",
         )
 
+    def objects(self, bucket_variable: str) -> list[dict]:
+        """Every object (Key, ETag, Size, ...) in the bucket the setting names, e.g. LANDING_BUCKET."""
+        pages = self.s3().get_paginator("list_objects_v2").paginate(Bucket=self.settings[bucket_variable])
+        return [item for page in pages for item in page.get("Contents", [])]
+
     def psql(self, sql: str) -> str:
         """Runs SQL in the stack's Postgres (not published on the host) and returns the rows."""
         user, db = self.settings["POSTGRES_USER"], self.settings["POSTGRES_DB"]
