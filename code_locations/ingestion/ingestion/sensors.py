@@ -66,24 +66,34 @@ def run_request(files: list[LandedObject], attempt: str = "") -> dg.RunRequest:
     )
 
 
-@dg.sensor(
-    job=ingest_orders_job,
-    minimum_interval_seconds=INTERVAL_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description=(
-        "Lists the landing bucket (skipping processed/ and quarantine/) and ingests every new object "
-        "version, each into its own ingestion/orders partition; a burst is shared out over a few runs."
-    ),
-)
-def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
-    cursor = Cursor.from_json(context.cursor)
+def landed(landing: LandingZone) -> list[LandedObject]:
+    """What waits in landing; a tick that cannot list it fails saying why and that nothing is lost."""
     try:
-        selection = select_new(list_landed(landing.client(), landing.bucket), cursor, LOOKBACK_SECONDS, MAX_FILES_PER_TICK)
+        return list(list_landed(landing.client(), landing.bucket))
     except (S3ConnectionError, HTTPClientError) as error:
         raise LandingUnreachable(
             f"Cannot list {landing.uri('')}: the S3 store at {landing.s3.endpoint_url} does not answer ({error}). "
             "Nothing is lost: files dropped meanwhile are picked up at the first tick after it is back."
         ) from None
+
+
+def ingesting_sensor(interval_seconds: int, description: str):
+    """A sensor that starts runs of ingest_orders_job, running from the start."""
+    return dg.sensor(
+        job=ingest_orders_job,
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=description,
+    )
+
+
+@ingesting_sensor(
+    INTERVAL_SECONDS,
+    "Lists the landing bucket (skipping processed/ and quarantine/) and ingests every new object "
+    "version, each into its own ingestion/orders partition; a burst is shared out over a few runs.",
+)
+def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
+    selection = select_new(landed(landing), Cursor.from_json(context.cursor), LOOKBACK_SECONDS, MAX_FILES_PER_TICK)
     if not selection.new:
         reason = f"No new objects in s3://{landing.bucket}: {selection.waiting} waiting, all already requested."
         return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=selection.cursor.to_json())
@@ -97,22 +107,18 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) ->
     )
 
 
-@dg.sensor(
-    job=ingest_orders_job,
-    minimum_interval_seconds=REDRIVE_INTERVAL_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description=(
-        "Tries again, nobody clicking, the files whose run failed for a reason outside the file (an "
-        "outage outlasting the step's retries, a worker killed past run retries): files still in "
-        f"landing {REDRIVE_AFTER_SECONDS:.0f} s after upload while no ingestion run is queued or going."
-    ),
+@ingesting_sensor(
+    REDRIVE_INTERVAL_SECONDS,
+    "Tries again, nobody clicking, the files whose run failed for a reason outside the file (an "
+    "outage outlasting the step's retries, a worker killed past run retries): files still in "
+    f"landing {REDRIVE_AFTER_SECONDS:.0f} s after upload while no ingestion run is queued or going.",
 )
 def landing_redrive_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
     unfinished = context.instance.get_runs_count(dg.RunsFilter(job_name=ingest_orders_job.name, statuses=UNFINISHED))
     if unfinished:
         return dg.SensorResult(skip_reason=f"{unfinished} ingestion run(s) queued or going: they may be handling them.")
     now = time.time()
-    stale = [item for item in list_landed(landing.client(), landing.bucket) if now - item.last_modified > REDRIVE_AFTER_SECONDS]
+    stale = [item for item in landed(landing) if now - item.last_modified > REDRIVE_AFTER_SECONDS]
     if not stale:
         return dg.SensorResult(skip_reason=f"Nothing in s3://{landing.bucket} waits longer than {REDRIVE_AFTER_SECONDS:.0f} s.")
     context.log.warning(f"Trying {len(stale)} file(s) again: their runs ended without handling them.")
