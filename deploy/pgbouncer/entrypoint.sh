@@ -35,6 +35,8 @@ max_client_conn = 500
 default_pool_size = ${POOL_SIZE:-40}
 ; Backends idle this long are closed: an idle stack keeps only the few it keeps using.
 server_idle_timeout = 300
+; After a failed login to Postgres (it is restarting), try again within a second, not 15.
+server_login_retry = 1
 ; The client libraries' own settings; PgBouncer tracks the common ones itself.
 ignore_startup_parameters = extra_float_digits
 log_connections = 0
