@@ -76,6 +76,15 @@ def open_ui(stack, playwright, tmp_path):
     return opened
 
 
+def screenshot(page: Page, path: Path, **options) -> None:
+    """The page as shown once it has settled, the community dialog out of the way: it can open
+    after the last query the test waited for (the read-only UI cannot record it was dismissed)."""
+    page.wait_for_load_state("networkidle")
+    # An assertion runs the page's locator handler first, which clicks Skip if the dialog shows.
+    expect(page.get_by_role("button", name="Skip")).to_be_hidden()
+    page.screenshot(path=path, **options)
+
+
 @pytest.fixture(scope="module")
 def dropped(stack) -> dict:
     """A sample file dropped under a key of its own: its key (= partition) and its run key."""
@@ -88,7 +97,7 @@ def test_an_operator_logs_in_and_sees_both_code_locations_loaded(stack, open_ui,
         page.goto("/locations")
         for location in ("ingestion", "analytics"):
             expect(table_row(page, f"/{location}:{stack.settings['IMAGE_TAG']}")).to_contain_text("Loaded")
-        page.screenshot(path=screenshots / "code-locations.png")
+        screenshot(page, screenshots / "code-locations.png")
 
 
 def test_a_dropped_file_runs_and_its_partition_shows_preview_and_chart(stack, open_ui, screenshots, dropped):
@@ -97,19 +106,19 @@ def test_a_dropped_file_runs_and_its_partition_shows_preview_and_chart(stack, op
         # The sensor page loads its tick history first: slow on a busy machine.
         expect(page.get_by_role("row", name="Target job ingest_orders_job")).to_be_visible(timeout=90_000)
         expect(page.get_by_role("row", name="Running").get_by_role("checkbox")).to_be_checked()
-        page.screenshot(path=screenshots / "landing-sensor.png")
+        screenshot(page, screenshots / "landing-sensor.png")
 
         (run,) = wait_until("the landing sensor's run for the drop", lambda: stack.runs_tagged("stack/source", dropped["source"]), 60)
         page.goto("/runs")
         # The runs list refreshes itself every few seconds; no reload needed.
         expect(table_row(page, run["runId"][:8])).to_contain_text("Success", timeout=150_000)
-        page.screenshot(path=screenshots / "runs.png")
+        screenshot(page, screenshots / "runs.png")
 
         page.goto(f"/assets/ingestion/orders?view=partitions&partition={quote(dropped['key'])}")
         expect(page.get_by_role("button", name=MATERIALIZE).first).to_be_enabled()
         preview = page.get_by_role("row").filter(has=page.get_by_text("preview", exact=True))
         expect(preview.locator("table")).to_contain_text("order_id")
-        page.screenshot(path=screenshots / "partition.png", full_page=True)
+        screenshot(page, screenshots / "partition.png", full_page=True)
 
         page.get_by_role("row").filter(has=page.get_by_text("rows_per_day", exact=True)).get_by_text("[Show Markdown]").click()
         chart = page.get_by_role("dialog").locator("img[src^='data:image/png']")
@@ -123,7 +132,7 @@ def test_a_viewer_sees_the_runs_but_is_offered_no_launch(stack, open_ui, screens
     with open_ui("viewer") as page:
         page.goto("/runs")
         expect(table_row(page, run["runId"][:8])).to_contain_text("Success")
-        page.screenshot(path=screenshots / "readonly-runs.png")
+        screenshot(page, screenshots / "readonly-runs.png")
 
         page.goto("/assets/ingestion/orders")
         # The asset's definition has loaded once its tabs show; only then is the header's button drawn.
@@ -132,4 +141,4 @@ def test_a_viewer_sees_the_runs_but_is_offered_no_launch(stack, open_ui, screens
         materialize = page.get_by_role("button", name=MATERIALIZE)
         offered = [button for button in materialize.all() if button.is_enabled()]
         assert not offered, "the read-only UI offers to materialize"
-        page.screenshot(path=screenshots / "readonly-asset.png")
+        screenshot(page, screenshots / "readonly-asset.png")
