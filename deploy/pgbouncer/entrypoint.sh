@@ -37,6 +37,9 @@ default_pool_size = ${POOL_SIZE:-40}
 server_idle_timeout = 300
 ; After a failed login to Postgres (it is restarting), try again within a second, not 15.
 server_login_retry = 1
+; Check a pooled backend (SELECT 1) before every hand-out: after a Postgres restart the pool
+; holds dead ones, and each would otherwise fail one request of the UI's.
+server_check_delay = 0
 ; The client libraries' own settings; PgBouncer tracks the common ones itself.
 ignore_startup_parameters = extra_float_digits
 log_connections = 0

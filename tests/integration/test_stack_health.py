@@ -98,3 +98,16 @@ def test_buckets_exist(stack):
     names = {bucket["Name"] for bucket in stack.s3().list_buckets()["Buckets"]}
     for variable in ("LANDING_BUCKET", "IO_MANAGER_BUCKET", "COMPUTE_LOG_BUCKET"):
         assert stack.settings[variable] in names
+
+
+def test_every_service_and_run_container_runs_with_memory_process_and_log_limits(stack):
+    """What Docker actually applied, not what the files say: no container, a run's included, can
+    take the host's memory or processes, or fill its disk with logs."""
+    run_id = stack.launch("analytics", "smoke_job")
+    assert stack.wait_for_run(run_id) == "SUCCESS"
+    running = [service["Service"] for service in stack.services() if service["State"] == "running"]
+    containers = stack.service_containers(*running) + [stack.run_container(run_id)]
+    for container in containers:
+        host = container.attrs["HostConfig"]
+        limits = {"memory": host["Memory"], "pids": host["PidsLimit"], "log max-size": host["LogConfig"]["Config"].get("max-size")}
+        assert all(limits.values()) and limits["pids"] > 0, f"{container.name}: {limits}"

@@ -17,8 +17,12 @@ from tests.harness.repo import REPO
 DROP_TO_ROWS_SECONDS = 120
 # "Nobody waits more than a few seconds": the longest a run may spend writing, retries included.
 MAX_WRITE_SECONDS = 10
-CONCURRENT_WRITERS = 4
-MIN_WRITERS_AT_ONCE = 3
+# Six writers launched at once (the test stack runs six at a time), at least four of them in
+# progress at one moment: on 2 cores the daemon starts their containers seconds apart.
+CONCURRENT_WRITERS = 6
+MIN_WRITERS_AT_ONCE = 4
+# Rows per file: enough that a writer's run lasts while the next containers start.
+WRITER_ROWS = 20_000
 
 WAREHOUSE_MATERIALIZATIONS = """
 query ($partition: String!) {
@@ -106,9 +110,9 @@ def test_make_sql_is_read_only_unless_asked(stack):
 def test_several_runs_in_their_own_containers_write_at_once(stack):
     keys = [unique_key(f"burst-{n}.csv") for n in range(CONCURRENT_WRITERS)]
     for n, key in enumerate(keys):
-        stack.drop(key, orders_csv(30, first_id=1000 * n))
+        stack.drop(key, orders_csv(WRITER_ROWS, first_id=WRITER_ROWS * n))
     for key in keys:
-        wait_until(f"{key} in orders", lambda key=key: rows_of(stack, key) == 30, DROP_TO_ROWS_SECONDS * 2, 2)
+        wait_until(f"{key} in orders", lambda key=key: rows_of(stack, key) == WRITER_ROWS, DROP_TO_ROWS_SECONDS * 2, 2)
     stack.wait_until_idle()
 
     # Re-load all of them at once: each run deletes its file's rows and inserts them again, the
@@ -133,7 +137,7 @@ def test_several_runs_in_their_own_containers_write_at_once(stack):
     print("\nconcurrent writes (s, attempts):", [(w["write_seconds"], w["commit_attempts"]) for w in writes.values()])
     assert all(w["write_seconds"] <= MAX_WRITE_SECONDS for w in writes.values()), writes
     for key in keys:
-        assert rows_of(stack, key) == 30
+        assert rows_of(stack, key) == WRITER_ROWS
 
 
 OFFLINE_LAKE = """
