@@ -247,16 +247,20 @@ def test_8_a_file_whose_every_run_died_is_tried_again_later_nobody_clicking(stac
     key = f"faults/orphan-{int(time.time())}.csv"
     source = stack.drop(key, orders_csv(300_000))
     run_id = wait_until("the file's run", lambda: next(iter(stack.runs_tagged("stack/source", source)), None), 120)["runId"]
+    killed = []
     for attempt in range(1, attempts + 1):
         kill_while_ingesting(stack, run_id)
+        killed.append(run_id)
         assert stack.wait_for_run(run_id, timeout=180) == "FAILURE"
         if attempt < attempts:
             run_id = wait_until(f"retry {attempt}", lambda parent=run_id: retry_of(stack, parent), 180)["runId"]
     gave_up = time.monotonic()
-    assert stack.s3().head_object(Bucket=stack.settings["LANDING_BUCKET"], Key=key), "the file waits in landing"
 
     (materialized,) = wait_until("a re-driven run to ingest the file", lambda: stack.materializations(key), 600)
     measured["8. every run of a file killed: re-driven and ingested"] = time.monotonic() - gave_up
+    # A re-drive may start while a retry is still being scheduled (no run is queued or going for a
+    # moment): either way the file is ingested once, by a run nobody clicked, not a killed one.
+    assert materialized["runId"] not in killed
     tags = {t["key"]: t["value"] for t in stack.query(RUN_TAGS, {"id": materialized["runId"]})["runOrError"]["tags"]}
     assert tags.get("stack/redrive", "").startswith("redrive-"), tags
     assert stack.wait_for_run(materialized["runId"], timeout=300) == "SUCCESS"
