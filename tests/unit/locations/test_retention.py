@@ -1,15 +1,17 @@
 """Retention against a real S3 server and a real instance: what is past its age goes, what is
 younger or set to be kept stays."""
 
-import time
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
 from analytics.definitions import defs
 from analytics.retention import retention_job
+from tests.harness.polling import wait_until
 
-# An age of about 0.9 s: objects and runs made before a two-second pause are "old".
-SECONDS = 1 / 86400
+# The age the tests give everything: what is made before the wait is past it, what is made after is not.
+AGE = timedelta(seconds=4)
+AGE_DAYS = AGE / timedelta(days=1)
 
 
 def put(client, bucket, *keys):
@@ -19,6 +21,12 @@ def put(client, bucket, *keys):
 
 def keys(client, bucket):
     return sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", []))
+
+
+def wait_until_past_the_age(instance, run_id):
+    """Until the run, the last thing made before the wait, is older than AGE by the clock."""
+    finished = instance.get_run_record_by_id(run_id).update_timestamp
+    wait_until("the first run to age", lambda: datetime.now(UTC) - finished > AGE, timeout=30, interval=0.1)
 
 
 def run_retention(instance, **ages):
@@ -36,12 +44,12 @@ def test_what_is_past_its_age_goes_and_the_rest_stays(s3_client, landing_bucket,
     put(s3_client, landing_bucket, "processed/old.csv", "quarantine/old.csv", "quarantine/old.csv.error.json", "waiting.csv")
     put(s3_client, logs, "compute-logs/old/run.out")
     old_run = run_retention(instance).run_id  # a finished run to age
-    time.sleep(2)
+    wait_until_past_the_age(instance, old_run)
     put(s3_client, landing_bucket, "processed/new.csv", "quarantine/new.csv")
     put(s3_client, logs, "compute-logs/new/run.out")
 
     result = run_retention(
-        instance, run_days=2 * SECONDS, compute_log_days=2 * SECONDS, processed_days=2 * SECONDS, quarantine_days=2 * SECONDS
+        instance, run_days=AGE_DAYS, compute_log_days=AGE_DAYS, processed_days=AGE_DAYS, quarantine_days=AGE_DAYS
     )
     assert result.success
     assert result.output_for_node("apply_retention") == {
@@ -57,8 +65,8 @@ def test_an_age_of_zero_keeps_everything_of_that_kind(s3_client, landing_bucket,
     monkeypatch.setenv("COMPUTE_LOG_BUCKET", stack_env["IO_MANAGER_BUCKET"])
     put(s3_client, landing_bucket, "processed/a.csv", "quarantine/b.csv")
     first = run_retention(instance).run_id
-    time.sleep(2)
-    result = run_retention(instance, compute_log_days=2 * SECONDS)
+    wait_until_past_the_age(instance, first)
+    result = run_retention(instance, compute_log_days=AGE_DAYS)
     assert result.output_for_node("apply_retention") == {"compute logs": 0}
     assert instance.get_run_by_id(first) is not None
     assert keys(s3_client, landing_bucket) == ["processed/a.csv", "quarantine/b.csv"]
