@@ -106,14 +106,14 @@ def test_2_killed_run_container_fails_by_monitoring_and_a_retry_succeeds(stack, 
     # Large enough that the ingestion step runs for several seconds: there is a "mid-step".
     key = f"faults/big-{int(time.time())}.csv"
     source = stack.drop(key, orders_csv(600_000))
-    run = wait_until("the big file's run", lambda: next(iter(stack.runs_tagged("stack/source", source)), None), 120)
+    run = wait_until("the big file's run", lambda: stack.newest_run_tagged("stack/source", source), 120)
     run_id = run["runId"]
     kill_while_ingesting(stack, run_id)
     killed = time.monotonic()
 
     assert stack.wait_for_run(run_id, timeout=120) == "FAILURE"
     measured["2. run container killed: run marked failed"] = time.monotonic() - killed
-    retry = wait_until("a retry run", lambda: next(iter(stack.runs_tagged("dagster/parent_run_id", run_id)), None), 120)
+    retry = wait_until("a retry run", lambda: stack.newest_run_tagged("dagster/parent_run_id", run_id), 120)
     assert stack.wait_for_run(retry["runId"], timeout=300) == "SUCCESS"
     measured["2. run container killed: retry succeeded"] = time.monotonic() - killed
     assert [m["runId"] for m in stack.materializations(key)] == [retry["runId"]]
@@ -233,10 +233,6 @@ def test_7_a_300_file_burst_is_processed_exactly_once(stack, measured):
     burst.assert_exactly_once()
 
 
-def retry_of(stack, run_id: str) -> dict | None:
-    return next(iter(stack.runs_tagged("dagster/parent_run_id", run_id)), None)
-
-
 RUN_TAGS = "query ($id: ID!) { runOrError(runId: $id) { ... on Run { tags { key value } } } }"
 
 
@@ -246,14 +242,14 @@ def test_8_a_file_whose_every_run_died_is_tried_again_later_nobody_clicking(stac
     attempts = 1 + yaml.safe_load((REPO / "dagster.yaml").read_text())["run_retries"]["max_retries"]
     key = f"faults/orphan-{int(time.time())}.csv"
     source = stack.drop(key, orders_csv(300_000))
-    run_id = wait_until("the file's run", lambda: next(iter(stack.runs_tagged("stack/source", source)), None), 120)["runId"]
+    run_id = wait_until("the file's run", lambda: stack.newest_run_tagged("stack/source", source), 120)["runId"]
     killed = []
     for attempt in range(1, attempts + 1):
         kill_while_ingesting(stack, run_id)
         killed.append(run_id)
         assert stack.wait_for_run(run_id, timeout=180) == "FAILURE"
         if attempt < attempts:
-            run_id = wait_until(f"retry {attempt}", lambda parent=run_id: retry_of(stack, parent), 180)["runId"]
+            run_id = wait_until(f"retry {attempt}", lambda parent=run_id: stack.newest_run_tagged("dagster/parent_run_id", parent), 180)["runId"]
     gave_up = time.monotonic()
 
     (materialized,) = wait_until("a re-driven run to ingest the file", lambda: stack.materializations(key), 600)

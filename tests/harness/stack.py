@@ -181,6 +181,9 @@ class Stack:
     def runs_tagged(self, key: str, value: str) -> list[dict]:
         return self.query(RUNS_BY_TAG, {"key": key, "value": value})["runsOrError"]["results"]
 
+    def newest_run_tagged(self, key: str, value: str) -> dict | None:
+        return next(iter(self.runs_tagged(key, value)), None)
+
     def drop(self, key: str, body: bytes, s3=None) -> str:
         """Uploads into the landing bucket as a user would; returns "<key>@<etag>", the `stack/source`
         tag of the run the sensor starts for a lone file. From several threads, pass one client:
