@@ -52,6 +52,13 @@ query ($after: Float!) {
 ACTIVE_RUNS = """
 { runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING, STARTED, CANCELING]}) { ... on Runs { results { runId } } } }
 """
+RUN_ERRORS = """
+query ($runId: ID!) {
+  runOrError(runId: $runId) {
+    ... on Run { eventConnection { events { ... on ErrorEvent { error { message } } } } }
+  }
+}
+"""
 PARTITION_MATERIALIZATIONS = """
 query ($partition: String!) {
   assetOrError(assetKey: {path: ["ingestion", "orders"]}) {
@@ -309,6 +316,11 @@ class Stack:
             return value if value in statuses else None
 
         return wait_until(f"run {run_id} to reach one of {sorted(statuses)}", status, timeout)
+
+    def run_errors(self, run_id: str) -> list[str]:
+        """The error messages a run's events carry: why a failed run failed."""
+        events = self.query(RUN_ERRORS, {"runId": run_id})["runOrError"]["eventConnection"]["events"]
+        return [event["error"]["message"] for event in events if event.get("error")]
 
     def diagnostics(self) -> str:
         """`compose ps` and every service's logs, for a failed test."""
