@@ -39,9 +39,9 @@ query ($runId: ID!) { runOrError(runId: $runId) { ... on Run { tags { key value 
 """
 
 
-def make_sql(stack, statement: str, check: bool = True) -> subprocess.CompletedProcess:
+def make_sql(stack, statement: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`make sql Q=...` from the host, as a user types it, against the test stack."""
-    env = {**os.environ, **stack.env_files, "IMAGE_TAG": stack.settings["IMAGE_TAG"]}
+    env = {**os.environ, **stack.env_files, "IMAGE_TAG": stack.settings["IMAGE_TAG"], **(env or {})}
     result = subprocess.run(
         ["make", "-s", "--no-print-directory", "sql", f"Q={statement}"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False,
@@ -100,6 +100,8 @@ def test_a_dropped_file_reaches_the_warehouse_by_itself(stack):
 
 
 def test_make_sql_is_read_only_unless_asked(stack):
+    # Asked to write, `make sql` creates the warehouse if no file has yet; this test needs one.
+    make_sql(stack, "SELECT 1", env={"WRITE": "1"})
     result = make_sql(stack, "CREATE TABLE intruder AS SELECT 1 AS x", check=False)
     assert result.returncode != 0
     assert "read-only" in result.stdout + result.stderr

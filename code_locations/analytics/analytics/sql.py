@@ -3,6 +3,7 @@ interactive prompt against the warehouse. Read-only unless WAREHOUSE_WRITE=1."""
 
 import os
 import sys
+from contextlib import ExitStack
 
 import duckdb
 from tabulate import tabulate
@@ -10,6 +11,10 @@ from tabulate import tabulate
 from analytics.resources import warehouse
 
 PROMPT, CONTINUATION = "warehouse> ", "       ...> "
+NO_WAREHOUSE_YET = (
+    "error: there is no warehouse yet: the first ingested file creates it. Drop one "
+    "(make drop FILE=samples/orders-2024-05-01.csv), wait for its run to finish, and ask again."
+)
 
 
 def run(con: duckdb.DuckDBPyConnection, statement: str) -> str:
@@ -46,14 +51,19 @@ def prompt(con: duckdb.DuckDBPyConnection) -> None:
 def main() -> None:
     writable = os.environ.get("WAREHOUSE_WRITE") == "1"
     resource = warehouse.process_config_and_initialize().model_copy(update={"read_only": not writable})
-    try:
-        with resource.get_connection() as con:
+    with ExitStack() as opened:
+        try:
+            con = opened.enter_context(resource.get_connection())
+        except duckdb.Error as error:
+            # Read-only, DuckLake will not create a missing catalog; it says the catalog "does not exist".
+            sys.exit(NO_WAREHOUSE_YET if not writable and "does not exist" in str(error) else f"error: {error}")
+        try:
             if len(sys.argv) > 1 and sys.argv[1].strip():
                 print(run(con, sys.argv[1]))
             else:
                 prompt(con)
-    except duckdb.Error as error:
-        sys.exit(f"error: {error}")
+        except duckdb.Error as error:
+            sys.exit(f"error: {error}")
 
 
 if __name__ == "__main__":

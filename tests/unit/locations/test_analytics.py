@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from analytics import summaries
+from analytics import sql, summaries
 from analytics.assets import daily_order_summary, dropped_files
 from analytics.assets import orders as warehouse_orders
 from analytics.definitions import defs as analytics_defs
@@ -169,3 +169,21 @@ def test_many_files_partitions_load_in_one_run(warehouse_env, ingest, instance):
         replaced_rows = len(list(csv.DictReader(replacement)))
     counts = dict(query("SELECT source_key, count(*) FROM orders GROUP BY ALL"))
     assert counts == {"burst/1.csv": len(sample_rows()), "burst/2.csv": replaced_rows, "burst/3.csv": len(sample_rows())}
+
+
+def test_make_sql_before_the_first_file_says_what_to_do(warehouse_env, monkeypatch, capsys):
+    monkeypatch.setattr("sys.argv", ["analytics.sql", "SELECT count(*) FROM orders"])
+    with pytest.raises(SystemExit) as exited:
+        sql.main()
+    assert exited.value.code == sql.NO_WAREHOUSE_YET
+
+    # Asked to write, it creates the (empty) warehouse; then a read-only query finds no table.
+    monkeypatch.setenv("WAREHOUSE_WRITE", "1")
+    monkeypatch.setattr("sys.argv", ["analytics.sql", "SELECT 1 AS one"])
+    sql.main()
+    assert "(1 row)" in capsys.readouterr().out
+    monkeypatch.delenv("WAREHOUSE_WRITE")
+    monkeypatch.setattr("sys.argv", ["analytics.sql", "SELECT count(*) FROM orders"])
+    with pytest.raises(SystemExit) as exited:
+        sql.main()
+    assert "orders does not exist" in str(exited.value.code)
