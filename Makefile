@@ -78,7 +78,7 @@ lint: $(VENV)/.installed ## ruff (ruff.toml), shellcheck on every shell script, 
 	$(VENV)/bin/ruff check .
 	@deploy/ensure-package.sh shellcheck shellcheck "make lint"
 	shellcheck -S warning $$(git ls-files '*.sh' deploy/compose deploy/cached-check .ci/run)
-	@for location in code_locations/*/; do \
+	@for location in code_locations/*/ tests/diagnostics/; do \
 	  echo "dg check defs: $$location"; \
 	  (cd $$location && PYTHONPATH=$(CURDIR)/lib $(CURDIR)/$(VENV)/bin/dg check defs >/dev/null) || exit 1; \
 	done
@@ -135,7 +135,7 @@ $(VENV)/.installed: $(LOCKS)
 lock: $(VENV)/.installed ## Re-resolve the lock files from deploy/requirements.in and each pyproject.toml
 	$(VENV)/bin/uv pip compile deploy/runtime.in $(UV_COMPILE) -o deploy/runtime.lock
 	$(VENV)/bin/uv pip compile deploy/requirements.in -c deploy/runtime.lock $(UV_COMPILE) -o deploy/requirements.lock
-	@for location in code_locations/*/; do \
+	@for location in code_locations/*/ tests/diagnostics/; do \
 	  $(VENV)/bin/uv pip compile $$location/pyproject.toml -c deploy/runtime.lock $(UV_COMPILE) \
 	    -o $$location/requirements.lock; \
 	done

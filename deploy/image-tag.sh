@@ -3,7 +3,7 @@
 # locks, code, config) and of the base images chosen. Same inputs, same tag; any change, a new one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-inputs=(deploy lib code_locations dagster.yaml workspace.yaml)
+inputs=(deploy lib code_locations tests/diagnostics dagster.yaml workspace.yaml)
 {
   if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     git ls-files --cached --others --exclude-standard -- "${inputs[@]}"

@@ -158,8 +158,8 @@ def test_4_s3_outage_fails_ticks_clearly_and_misses_nothing(stack, measured):
 
 def test_5_code_server_restart_reloads_and_queued_runs_still_start(stack, measured):
     slots = int(stack.settings.get("DAGSTER_MAX_CONCURRENT_RUNS", "4"))
-    holding = [stack.launch("analytics", "hold_job", {"ops": {"hold": {"config": {"seconds": 20}}}}) for _ in range(slots)]
-    queued = [stack.launch("analytics", "smoke_job") for _ in range(3)]
+    holding = [stack.launch("diagnostics", "hold_job", {"ops": {"hold": {"config": {"seconds": 20}}}}) for _ in range(slots)]
+    queued = [stack.launch("diagnostics", "smoke_job") for _ in range(3)]
     assert {stack.graphql().get_run_status(run_id).value for run_id in queued} == {"QUEUED"}
 
     before = time.time()

@@ -14,7 +14,7 @@ RUN_COUNT = "{ runsOrError { ... on Runs { count } } }"
 LAUNCH_SMOKE_JOB = """
 mutation {
   launchRun(executionParams: {
-    selector: {repositoryLocationName: "analytics", repositoryName: "__repository__", jobName: "smoke_job"},
+    selector: {repositoryLocationName: "diagnostics", repositoryName: "__repository__", jobName: "smoke_job"},
     runConfigData: {}
   }) {
     __typename

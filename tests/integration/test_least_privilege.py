@@ -35,7 +35,7 @@ def as_warehouse_role(stack, sql: str, database: str):
 
 
 def test_runs_and_services_hold_the_limited_identities_not_the_roots(stack):
-    run_id = stack.launch("analytics", "smoke_job")
+    run_id = stack.launch("analytics", "storage_report_job")
     assert stack.wait_for_run(run_id) == "SUCCESS"
     services = stack.service_containers("code-ingestion", "code-analytics", "daemon", "webserver", "run-janitor")
     root_secrets = {stack.settings["POSTGRES_PASSWORD"], stack.settings["MINIO_ROOT_PASSWORD"]}
@@ -130,7 +130,7 @@ def test_warehouse_role_and_application_role_stay_in_their_own_databases(stack):
 def test_only_the_warehouse_side_holds_the_warehouse_password(stack):
     secret = stack.settings["WAREHOUSE_DB_PASSWORD"]
     ingestion_run = stack.launch("ingestion", "inventory_job")
-    analytics_run = stack.launch("analytics", "smoke_job")
+    analytics_run = stack.launch("analytics", "storage_report_job")
     assert stack.wait_for_run(ingestion_run) == stack.wait_for_run(analytics_run) == "SUCCESS"
 
     def holds(container) -> bool:

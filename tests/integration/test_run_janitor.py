@@ -4,7 +4,7 @@ from tests.harness.polling import wait_until
 
 
 def test_janitor_removes_finished_run_containers_past_retention(stack):
-    run_id = stack.launch("analytics", "smoke_job")
+    run_id = stack.launch("diagnostics", "smoke_job")
     assert stack.wait_for_run(run_id) == "SUCCESS"
     # The run reports SUCCESS a moment before its process, and so its container, exits.
     wait_until("the run's container to exit", lambda: stack.run_container(run_id).status == "exited", timeout=30)

@@ -6,7 +6,8 @@ import pytest
 
 from tests.harness.polling import wait_until
 
-SMOKE_JOBS = [("analytics", "smoke_job"), ("ingestion", "inventory_job")]
+# A job from each location; the diagnostics one writes to both streams.
+SMOKE_JOBS = [("diagnostics", "smoke_job"), ("analytics", "storage_report_job"), ("ingestion", "inventory_job")]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def test_run_happens_in_its_own_container_from_the_location_image(stack, finishe
 
 
 def test_run_events_are_in_postgres(stack, finished_runs):
-    run_id = finished_runs["analytics"]
+    run_id = finished_runs["diagnostics"]
     rows = stack.psql(
         "SELECT DISTINCT dagster_event_type FROM event_logs "
         f"WHERE run_id = '{run_id}' AND dagster_event_type IS NOT NULL"
@@ -43,7 +44,7 @@ def test_run_events_are_in_postgres(stack, finished_runs):
 
 
 def test_step_stdout_and_stderr_are_in_the_compute_log_bucket(stack, finished_runs):
-    run_id = finished_runs["analytics"]
+    run_id = finished_runs["diagnostics"]
     s3 = stack.s3()
     bucket = stack.settings["COMPUTE_LOG_BUCKET"]
 
@@ -62,7 +63,7 @@ def test_step_stdout_and_stderr_are_in_the_compute_log_bucket(stack, finished_ru
 
 
 def test_terminated_run_ends_canceled_and_its_container_stops(stack):
-    run_id = stack.launch("analytics", "hold_job", {"ops": {"hold": {"config": {"seconds": 600}}}})
+    run_id = stack.launch("diagnostics", "hold_job", {"ops": {"hold": {"config": {"seconds": 600}}}})
     stack.wait_for_run(run_id, statuses={"STARTED"}, timeout=120)
     container = wait_until("the run's container", lambda: stack.run_container(run_id), timeout=60)
     container.reload()

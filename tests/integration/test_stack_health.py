@@ -29,9 +29,14 @@ def code_location_folders() -> set[str]:
     return {path.name for path in (REPO / "code_locations").iterdir() if (path / "pyproject.toml").exists()}
 
 
+def locations_in_a_test_stack() -> set[str]:
+    """A user's locations, plus the test-only diagnostics location (tests/diagnostics)."""
+    return code_location_folders() | {"diagnostics"}
+
+
 def test_every_long_running_service_is_healthy(stack):
     services = {service["Service"]: service for service in stack.services()}
-    expected = LONG_RUNNING | {f"code-{name}" for name in code_location_folders()}
+    expected = LONG_RUNNING | {f"code-{name}" for name in locations_in_a_test_stack()}
     assert expected <= services.keys()
     for name in expected:
         assert services[name]["State"] == "running", services[name]
@@ -74,14 +79,14 @@ def test_exactly_one_daemon(stack):
 def test_every_code_location_loads_without_errors(stack):
     result = stack.query(LOCATIONS_QUERY)
     entries = {entry["name"]: entry["locationOrLoadError"] for entry in result["workspaceOrError"]["locationEntries"]}
-    assert set(entries) == code_location_folders()
+    assert set(entries) == locations_in_a_test_stack()
     for name, location in entries.items():
         assert location["__typename"] == "RepositoryLocation", f"{name}: {location}"
 
 
 def test_code_servers_run_the_image_they_advertise(stack):
     images = stack.code_location_images()
-    assert set(images) == code_location_folders()
+    assert set(images) == locations_in_a_test_stack()
     for name, image in images.items():
         assert image.endswith(f"/{name}:{stack.settings['IMAGE_TAG']}")
 
@@ -103,7 +108,7 @@ def test_buckets_exist(stack):
 def test_every_service_and_run_container_runs_with_memory_process_and_log_limits(stack):
     """What Docker actually applied, not what the files say: no container, a run's included, can
     take the host's memory or processes, or fill its disk with logs."""
-    run_id = stack.launch("analytics", "smoke_job")
+    run_id = stack.launch("diagnostics", "smoke_job")
     assert stack.wait_for_run(run_id) == "SUCCESS"
     running = [service["Service"] for service in stack.services() if service["State"] == "running"]
     containers = stack.service_containers(*running) + [stack.run_container(run_id)]

@@ -10,7 +10,7 @@ RUN_IDS = "{ runsOrError { ... on Runs { results { runId status } } } }"
 
 
 def test_backup_restores_into_a_fresh_database(stack):
-    run_id = stack.launch("analytics", "smoke_job")
+    run_id = stack.launch("diagnostics", "smoke_job")
     assert stack.wait_for_run(run_id) == "SUCCESS"
     stack.wait_until_idle()  # a run in flight during the backup would end differently after it
     before = {run["runId"]: run["status"] for run in stack.query(RUN_IDS)["runsOrError"]["results"]}

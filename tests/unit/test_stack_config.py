@@ -151,3 +151,22 @@ def test_the_compose_file_reads_as_the_registry_world_and_the_override_holds_the
     assert local.keys() == official.keys()
     assert all(value.startswith("${") for value in local.values()), local
     assert set(override) <= set(load_yaml("docker-compose.yml")["services"])
+
+
+def test_the_diagnostics_location_is_in_test_stacks_only():
+    """Its jobs exercise the deployment; a user's stack neither runs nor lists it, and the test
+    stacks' workspace is the user's plus it."""
+    assert "code-diagnostics" not in load_yaml("docker-compose.yml")["services"]
+    user_workspace = load_yaml("workspace.yaml")["load_from"]
+    test_workspace = load_yaml("tests/diagnostics/workspace.yaml")["load_from"]
+    diagnostics = {"grpc_server": {"host": "code-diagnostics", "port": 4000, "location_name": "diagnostics"}}
+    assert test_workspace == [*user_workspace, diagnostics]
+
+    override = load_yaml("tests/diagnostics/compose.yml")["services"]
+    tool = tomllib.loads((REPO / "tests/diagnostics/pyproject.toml").read_text())["tool"]["dagster"]
+    assert override["code-diagnostics"]["command"][-1] == tool["module_name"]
+    assert override["code-diagnostics"]["environment"]["DAGSTER_CURRENT_IMAGE"] == override["code-diagnostics"]["image"]
+    for service in ("webserver", "webserver-readonly", "daemon"):
+        assert "./tests/diagnostics/workspace.yaml:/opt/dagster/home/workspace.yaml:ro" in override[service]["volumes"]
+    for stack_env in ("tests/stack.env", "tests/faults/stack.env", "bench/stack.env"):
+        assert read_env_file(REPO / stack_env)["STACK_COMPOSE_OVERRIDE"] == "tests/diagnostics/compose.yml"

@@ -1,7 +1,6 @@
 import dagster as dg
 
 from analytics.assets import daily_order_summary, orders
-from analytics.diagnostics import hold_job, smoke_job
 from analytics.io_managers import s3_pickle_io_manager
 from analytics.jobs import storage_report_job, warehouse_orders_job
 from analytics.resources import io_bucket, s3, warehouse
@@ -14,7 +13,7 @@ defs = dg.Definitions(
     # starting a second Python process per step (about 4 s per run, measured).
     executor=dg.in_process_executor,
     assets=[orders, daily_order_summary],
-    jobs=[storage_report_job, warehouse_orders_job, retention_job, smoke_job, hold_job],
+    jobs=[storage_report_job, warehouse_orders_job, retention_job],
     schedules=[storage_report_schedule, retention_schedule],
     sensors=[warehouse_automation],
     resources={"s3": s3, "io_bucket": io_bucket, "warehouse": warehouse, "io_manager": s3_pickle_io_manager},

@@ -26,6 +26,16 @@ def test_analytics_depends_on_ingestion_by_key_and_keeps_the_warehouse_fresh():
     sensor = defs.resolve_sensor_def("warehouse_automation")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert sensor.minimum_interval_seconds == 15
-    for name in ("smoke_job", "hold_job", "storage_report_job", "warehouse_orders_job"):
+    for name in ("storage_report_job", "warehouse_orders_job", "retention_job"):
         assert defs.resolve_job_def(name)
     assert defs.resolve_schedule_def("storage_report_job_schedule").cron_schedule == "0 1 * * *"
+
+
+def test_the_diagnostics_jobs_run_and_write_to_both_streams(capfd):
+    from diagnostics.definitions import defs
+
+    result = defs.resolve_job_def("smoke_job").execute_in_process()
+    assert result.success and result.output_for_node("report_worker") == "alive"
+    out, err = capfd.readouterr()
+    assert "diagnostics: stdout from the run worker" in out and "diagnostics: stderr from the run worker" in err
+    assert defs.resolve_job_def("hold_job")

@@ -1,4 +1,6 @@
-"""Jobs that exercise the deployment itself: a run worker's output path and its cancellation."""
+"""Jobs that exercise the deployment itself: a run worker's output path and its cancellation.
+They live in a location the test, fault and bench stacks add (tests/diagnostics/compose.yml),
+never in a user's stack."""
 
 import sys
 import time
