@@ -21,6 +21,7 @@ import docker
 
 from tests.harness.burst import Burst
 from tests.harness.orders import orders_csv
+from tests.harness.polling import wait_until
 from tests.harness.repo import REPO
 from tests.harness.stack import Stack
 
@@ -103,13 +104,17 @@ def drops(stack: Stack, count: int) -> dict:
     prefix = f"bench/single-{uuid.uuid4().hex[:8]}"
     for i in range(count):
         progress(f"file drop {i + 1}/{count}")
-        uploaded_at = time.time()
-        run = stack.wait_for_sensor_run(stack.drop(f"{prefix}/orders-{i}.csv", orders_csv(20, 100 * i)), timeout=180)
+        key, uploaded_at = f"{prefix}/orders-{i}.csv", time.time()
+        run = stack.wait_for_sensor_run(stack.drop(key, orders_csv(20, 100 * i)), timeout=180)
         if run["status"] != "SUCCESS":
             raise RuntimeError(f"drop run {run['runId']} ended {run['status']}")
         durations.append(run["endTime"] - uploaded_at)
         sensor_lags.append(run["creationTime"] - uploaded_at)
         breakdowns.append(run_breakdown(stack, run["runId"]))
+        # Each file is dropped on an idle stack: once automation has loaded the last one into the
+        # warehouse (its run would otherwise share the CPU with the next drop's).
+        wait_until("the file in the warehouse", lambda key=key: stack.materializations(key, ("warehouse", "orders")), 120, 1)
+        stack.wait_until_idle()
     return {
         **summary(durations),
         "median_upload_to_run_created_s": round(statistics.median(sensor_lags), 2),

@@ -60,8 +60,8 @@ query ($runId: ID!) {
 }
 """
 PARTITION_MATERIALIZATIONS = """
-query ($partition: String!) {
-  assetOrError(assetKey: {path: ["ingestion", "orders"]}) {
+query ($asset: [String!]!, $partition: String!) {
+  assetOrError(assetKey: {path: $asset}) {
     ... on Asset { assetMaterializations(partitions: [$partition]) { runId partition } }
   }
 }
@@ -224,9 +224,10 @@ class Stack:
 
         return wait_until(f"{count} landing sensor ticks", ticked, timeout)
 
-    def materializations(self, partition: str) -> list[dict]:
-        """The materializations of ingestion/orders for one dropped file (partition = its key)."""
-        return self.query(PARTITION_MATERIALIZATIONS, {"partition": partition})["assetOrError"]["assetMaterializations"]
+    def materializations(self, partition: str, asset: tuple[str, ...] = ("ingestion", "orders")) -> list[dict]:
+        """The materializations of `asset` for one dropped file (partition = its key)."""
+        variables = {"asset": list(asset), "partition": partition}
+        return self.query(PARTITION_MATERIALIZATIONS, variables)["assetOrError"]["assetMaterializations"]
 
     def graphql(self) -> DagsterGraphQLClient:
         return DagsterGraphQLClient(

@@ -135,11 +135,13 @@ def test_several_runs_in_their_own_containers_write_at_once(stack):
     assert peak >= MIN_WRITERS_AT_ONCE, f"at most {peak} runs were in progress at once: {runs}"
     assert {stack.run_container(run_id).image.tags[0] for run_id in run_ids} == {stack.code_location_images()["analytics"]}
 
-    # How long each write took, retries included, is a figure for the bench, not a pass mark here:
-    # on a busy 2-core machine six writers share the CPU. Every one committed, and each says how.
-    writes = {key: next(m for m in warehouse_materializations(stack, key) if m["runId"] in run_ids) for key in keys}
-    print("\nconcurrent writes (s, attempts):", [(w["write_seconds"], w["commit_attempts"]) for w in writes.values()])
-    assert all(w["commit_attempts"] >= 1 for w in writes.values()), writes
+    # How long each write took is printed, not judged: on a busy 2-core machine six writers share
+    # the CPU. Nobody waits on a lock; a writer whose commit collides starts again, and can lose
+    # at most once to each of the others.
+    writes = {key: [m for m in warehouse_materializations(stack, key) if m["runId"] in run_ids] for key in keys}
+    assert all(len(reloads) == 1 for reloads in writes.values()), f"each file re-loaded once: {writes}"
+    print("\nconcurrent writes (s, attempts):", [(w[0]["write_seconds"], w[0]["commit_attempts"]) for w in writes.values()])
+    assert all(w[0]["commit_attempts"] <= CONCURRENT_WRITERS for w in writes.values()), writes
     for key in keys:
         assert rows_of(stack, key) == WRITER_ROWS
 

@@ -24,6 +24,12 @@ from ingestion.resources import LandingZone
 # The daemon looks at sensors every 5 s; an interval of 5 would often just miss a look and wait
 # 10 s, so the default 3 means "at every look".
 INTERVAL_SECONDS = int(os.environ.get("LANDING_SENSOR_INTERVAL_SECONDS", "3"))
+# So that a file dropped just after a look need not wait up to 5 s for the next one, a tick keeps
+# watching for most of the daemon's loop, listing landing every WATCH_POLL_SECONDS (one request per
+# 1,000 waiting objects). It ends once new files have stopped arriving: a burst still being
+# uploaded is shared out whole, not a run for its first few files and a queue behind them.
+WATCH_SECONDS = float(os.environ.get("LANDING_SENSOR_WATCH_SECONDS", "4"))
+WATCH_POLL_SECONDS = 0.5
 # Objects this many seconds older than the newest one handled are still compared with the cursor.
 # S3 stamps a multipart upload with its start time, so this must outlast the slowest upload.
 LOOKBACK_SECONDS = 600.0
@@ -93,7 +99,17 @@ def ingesting_sensor(interval_seconds: int, description: str):
     "version, each into its own ingestion/orders partition; a burst is shared out over a few runs.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
-    selection = select_new(landed(landing), Cursor.from_json(context.cursor), LOOKBACK_SECONDS, MAX_FILES_PER_TICK)
+    cursor = Cursor.from_json(context.cursor)
+    selection = select_new(landed(landing), cursor, LOOKBACK_SECONDS, MAX_FILES_PER_TICK)
+    # While a burst is being ingested, its runs are busy anyway and need the CPU that listing
+    # hundreds of waiting files takes: one look per tick then.
+    ingesting_a_burst = selection.waiting - len(selection.new) >= PARALLEL_RUNS
+    watch_until = time.monotonic() + (0 if ingesting_a_burst else WATCH_SECONDS)
+    while len(selection.new) < MAX_FILES_PER_TICK and time.monotonic() + WATCH_POLL_SECONDS < watch_until:
+        time.sleep(WATCH_POLL_SECONDS)
+        previous, selection = selection, select_new(landed(landing), cursor, LOOKBACK_SECONDS, MAX_FILES_PER_TICK)
+        if selection.new and len(selection.new) == len(previous.new):
+            break
     if not selection.new:
         reason = f"No new objects in s3://{landing.bucket}: {selection.waiting} waiting, all already requested."
         return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=selection.cursor.to_json())

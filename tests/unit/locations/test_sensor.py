@@ -1,6 +1,7 @@
 """The landing sensor against a real S3 server, tick after tick, and its pure cursor logic."""
 
 import json
+import threading
 
 import dagster as dg
 import pytest
@@ -9,6 +10,12 @@ from ingestion import sensors
 from ingestion.listing import Cursor, LandedObject, select_new
 from ingestion.resources import LandingZone, s3
 from ingestion.sensors import PARALLEL_RUNS, LandingUnreachable, landing_sensor, share_out
+
+
+@pytest.fixture(autouse=True)
+def look_once(monkeypatch):
+    """Ticks look at landing once (LANDING_SENSOR_WATCH_SECONDS=0); the watch has a test of its own."""
+    monkeypatch.setattr(sensors, "WATCH_SECONDS", 0.0)
 
 
 def files_of(request):
@@ -50,6 +57,48 @@ def test_ticks_request_one_run_per_new_object_version(drop, s3_client, landing_b
     overwrite, partitions = tick(instance, first.cursor)
     assert [r.run_key.rsplit("@", 1)[0] for r in overwrite.run_requests] == [f"a.csv@{changed['ETag'].strip(chr(34))}"]
     assert partitions == ["a.csv"]
+
+
+def test_a_tick_finding_landing_empty_watches_it_and_requests_a_file_dropped_meanwhile(drop, instance, monkeypatch):
+    monkeypatch.setattr(sensors, "WATCH_SECONDS", 30.0)
+    late_drop = threading.Timer(1.0, drop, args=("late.csv", "orders-2024-05-01.csv"))
+    late_drop.start()
+    try:
+        result, partitions = tick(instance)
+    finally:
+        late_drop.join()
+    assert run_keys(result) == ["late.csv"] and partitions == ["late.csv"]
+
+
+def test_a_tick_takes_a_burst_still_being_uploaded_whole(drop, instance, monkeypatch):
+    monkeypatch.setattr(sensors, "WATCH_SECONDS", 30.0)
+    monkeypatch.setattr(sensors, "WATCH_POLL_SECONDS", 0.01)
+    keys = [f"burst-{n}.csv" for n in range(2 * PARALLEL_RUNS)]
+    # What arrives just before each look: nothing yet, the burst's first files, the rest, nothing more.
+    arrivals = iter([[], keys[:3], keys[3:]])
+    list_landing = sensors.landed
+
+    def landed_as_uploads_arrive(landing):
+        for key in next(arrivals, []):
+            drop(key, "orders-2024-05-01.csv")
+        return list_landing(landing)
+
+    monkeypatch.setattr(sensors, "landed", landed_as_uploads_arrive)
+    result, _ = tick(instance)
+    assert sorted(k for r in result.run_requests for k in files_of(r)) == sorted(keys)
+    assert len(result.run_requests) == PARALLEL_RUNS
+
+
+def test_while_a_burst_is_being_ingested_a_tick_looks_once(drop, instance, monkeypatch):
+    for n in range(PARALLEL_RUNS):
+        drop(f"waiting-{n}.csv", "orders-2024-05-01.csv")
+    first, _ = tick(instance)
+    monkeypatch.setattr(sensors, "WATCH_SECONDS", 30.0)
+    looks = []
+    list_landing = sensors.landed
+    monkeypatch.setattr(sensors, "landed", lambda landing: looks.append(1) or list_landing(landing))
+    second, _ = tick(instance, first.cursor)
+    assert not second.run_requests and len(looks) == 1
 
 
 def test_a_burst_is_shared_out_over_a_few_runs(drop, instance):
