@@ -29,8 +29,9 @@ COLUMN_DESCRIPTIONS = {
 }
 
 
-def _check_orders(_context: dg.TypeCheckContext, value: object) -> dg.TypeCheck:
-    # Ingestion judges the Parquet file it has just written, before anything else reads it.
+def check_orders(value: object) -> dg.TypeCheck:
+    """The orders contract, OrdersTable's check. Ingestion judges the Parquet file it has just
+    written with it, before anything else reads it."""
     if not isinstance(value, pq.ParquetFile):
         return dg.TypeCheck(success=False, description=f"Expected a Parquet file, got {type(value).__name__}.")
     schema = value.schema_arrow
@@ -48,7 +49,7 @@ def _check_orders(_context: dg.TypeCheckContext, value: object) -> dg.TypeCheck:
 
 OrdersTable = dg.DagsterType(
     name="OrdersTable",
-    type_check_fn=_check_orders,
+    type_check_fn=lambda _context, value: check_orders(value),
     description="A table with exactly the orders columns and Arrow types (see ORDERS_SCHEMA).",
 )
 
