@@ -23,5 +23,5 @@ RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin dagster \
 COPY lib/ /opt/dagster/lib/
 RUN python -m compileall -q /opt/dagster/lib
 COPY dagster.yaml workspace.yaml /opt/dagster/home/
-COPY deploy/cached-check deploy/prune_run_containers.py /opt/dagster/deploy/
+COPY deploy/cached-check deploy/grpc-health-check.py deploy/prune_run_containers.py /opt/dagster/deploy/
 WORKDIR /opt/dagster/app

@@ -59,6 +59,16 @@ def test_a_restarted_service_is_probed_again_before_it_counts_as_healthy(stack):
         container.remove(force=True)
 
 
+def test_the_code_servers_probe_asks_the_grpc_health_service(stack):
+    """deploy/grpc-health-check.py (the code servers' healthcheck, no dagster import) passes on
+    a serving code server and fails, saying so, where none listens."""
+    container = stack.container("code-ingestion")
+    serving = container.exec_run(["python", "/opt/dagster/deploy/grpc-health-check.py", "4000"])
+    assert serving.exit_code == 0 and b"is SERVING" in serving.output, serving.output
+    absent = container.exec_run(["python", "/opt/dagster/deploy/grpc-health-check.py", "4999"])
+    assert absent.exit_code == 1 and b"does not answer: UNAVAILABLE" in absent.output, absent.output
+
+
 def test_init_services_completed_successfully(stack):
     services = {service["Service"]: service for service in stack.services()}
     for name in ONE_SHOT:
