@@ -46,7 +46,7 @@ def test_dropped_file_is_ingested_in_its_own_container_and_checked(stack):
 
     assert run["status"] == "SUCCESS"
     container = stack.run_container(run["runId"])
-    assert container.image.tags[0] == stack.code_location_images()["ingestion"]
+    assert container.attrs["Config"]["Image"] == stack.code_location_images()["ingestion"]
     assert parquet_rows(stack, key) == 25
 
     assert [m["runId"] for m in stack.materializations(key)] == [run["runId"]]
