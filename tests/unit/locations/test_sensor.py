@@ -73,6 +73,7 @@ def test_a_tick_finding_landing_empty_watches_it_and_requests_a_file_dropped_mea
 def test_a_tick_takes_a_burst_still_being_uploaded_whole(drop, instance, monkeypatch):
     monkeypatch.setattr(sensors, "WATCH_SECONDS", 30.0)
     monkeypatch.setattr(sensors, "WATCH_POLL_SECONDS", 0.01)
+    monkeypatch.setattr(sensors, "SETTLE_POLL_SECONDS", 0.01)
     keys = [f"burst-{n}.csv" for n in range(2 * PARALLEL_RUNS)]
     # What arrives just before each look: nothing yet, the burst's first files, the rest, nothing more.
     arrivals = iter([[], keys[:3], keys[3:]])
@@ -87,6 +88,17 @@ def test_a_tick_takes_a_burst_still_being_uploaded_whole(drop, instance, monkeyp
     result, _ = tick(instance)
     assert sorted(k for r in result.run_requests for k in files_of(r)) == sorted(keys)
     assert len(result.run_requests) == PARALLEL_RUNS
+
+
+def test_once_a_file_is_seen_the_next_look_comes_sooner(drop, instance, monkeypatch):
+    """A lone file's run is requested one short pause after it is seen, not a whole watch poll."""
+    monkeypatch.setattr(sensors, "WATCH_SECONDS", 30.0)
+    drop("lone.csv", "orders-2024-05-01.csv")
+    pauses = []
+    monkeypatch.setattr(sensors.time, "sleep", pauses.append)
+    result, _ = tick(instance)
+    assert run_keys(result) == ["lone.csv"]
+    assert pauses == [sensors.SETTLE_POLL_SECONDS] and sensors.SETTLE_POLL_SECONDS < sensors.WATCH_POLL_SECONDS
 
 
 def test_while_a_burst_is_being_ingested_a_tick_looks_once(drop, instance, monkeypatch):
