@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-COMPOSE := deploy/compose
+COMPOSE := deploy/scripts/compose.sh
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
 # A CA bundle that image builds should trust (a TLS-inspecting proxy's); empty for none.
@@ -15,19 +15,19 @@ FAULT_STACK := .stack/faults.env tests/faults/stack.env
 BENCH_STACK := .stack/bench.env bench/stack.env
 # uv ships its own CA roots; the host's store also holds a TLS-inspecting proxy's CA, if any.
 export UV_SYSTEM_CERTS := 1
-LOCKS := deploy/runtime.lock deploy/requirements.lock $(wildcard code_locations/*/requirements.lock) tests/requirements.lock
+LOCKS := deploy/images/runtime.lock deploy/images/dagster.lock $(wildcard code_locations/*/requirements.lock) tests/requirements.lock
 
-.PHONY: help up down clean ps logs backup restore drop sql lint bench bench-smoke test test-unit test-integration test-faults images docker lock env-file chromium screenshots
+.PHONY: help up start base-images down clean ps logs backup restore drop sql lint bench bench-smoke test test-unit test-integration test-faults images docker lock env-file chromium screenshots
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-up: docker .stack/images.env env-file ## Build what is missing, start the stack, wait until every service is healthy
-	@export IMAGE_TAG="$$(deploy/image-tag.sh)"; \
-	  deploy/build-images.sh; \
-	  echo "Starting the stack (waits for every healthcheck)..."; \
-	  $(COMPOSE) up -d --wait --no-build || { $(COMPOSE) ps -a; echo "Some services are not healthy: see 'make logs'."; exit 1; }
-	@deploy/print-urls.sh
+up: docker base-images env-file images start ## Build what is missing, start the stack, wait until every service is healthy
+	@deploy/scripts/print-urls.sh
+
+start: docker ## Start the built stack and wait until every service is healthy (make up builds first)
+	@echo "Starting the stack (waits for every healthcheck)..."
+	@$(COMPOSE) up -d --wait --no-build || { $(COMPOSE) ps -a; echo "Some services are not healthy: see 'make logs'."; exit 1; }
 
 down: docker ## Stop the stack; data (volumes) is kept
 	@$(COMPOSE) down --remove-orphans
@@ -46,10 +46,10 @@ logs: ## Follow every service's logs (SERVICE=name for one; installs nothing)
 	@$(COMPOSE) logs -f --tail=200 $${SERVICE:-}
 
 backup: docker ## Dump the stack's Postgres to backups/ (consistent while running) and list what else holds state
-	@deploy/backup.sh
+	@deploy/scripts/backup.sh
 
 restore: docker ## Restore FILE=backups/<dump> into the running stack, replacing its history (asks; YES=1 skips)
-	@deploy/restore.sh "$(FILE)"
+	@deploy/scripts/restore.sh "$(FILE)"
 
 # FILE and KEY reach the shell as environment variables, never as text pasted into the recipe:
 # a key like 'x`cmd`.csv' is stored as is, and nothing in it runs. Exported under their own
@@ -76,54 +76,57 @@ test: lint test-unit bench-smoke test-integration test-faults ## Lint, unit test
 
 lint: $(VENV)/.installed ## ruff (ruff.toml), shellcheck on every shell script, dg check defs per code location
 	$(VENV)/bin/ruff check .
-	@deploy/ensure-package.sh shellcheck shellcheck "make lint"
-	shellcheck -S warning $$(git ls-files '*.sh' deploy/compose deploy/cached-check .ci/run)
-	@for location in code_locations/*/ tests/diagnostics/; do \
+	@deploy/scripts/ensure-package.sh shellcheck shellcheck "make lint"
+	shellcheck -S warning $$(git ls-files '*.sh' .ci/run)
+	@for location in code_locations/*/; do \
 	  echo "dg check defs: $$location"; \
 	  (cd $$location && PYTHONPATH=$(CURDIR)/lib $(CURDIR)/$(VENV)/bin/dg check defs >/dev/null) || exit 1; \
 	done
 
-test-unit: $(VENV)/.installed ## Fast tests, no Docker: definitions load, config is sound
-	$(PYTEST) tests/unit
+test-unit: $(VENV)/.installed ## Fast tests, no Docker: each location's own tests, definitions load, config is sound
+	$(PYTEST) tests/unit code_locations
 
 test-integration: $(VENV)/.installed docker .stack/images.env chromium ## Live-stack tests, browser tests included (KEEP_STACK=1 leaves the test stack running)
-	@deploy/with-stack.sh $(TEST_STACK) $(PYTEST) tests/integration
+	@deploy/scripts/with-stack.sh $(TEST_STACK) $(PYTEST) tests/integration
 
 screenshots: $(VENV)/.installed docker .stack/images.env chromium ## Regenerate docs/screenshots/*.png with the browser tests, on the test stack
-	@deploy/with-stack.sh $(TEST_STACK) env SCREENSHOT_DIR=docs/screenshots $(PYTEST) tests/integration/test_browser.py
+	@deploy/scripts/with-stack.sh $(TEST_STACK) env SCREENSHOT_DIR=docs/screenshots $(PYTEST) tests/integration/test_browser.py
 
 chromium: ## Check for (and on Debian as root, install) the chromium the browser tests drive
-	@deploy/ensure-package.sh chromium chromium "the browser tests"
+	@deploy/scripts/ensure-package.sh chromium chromium "the browser tests"
 
 test-faults: $(VENV)/.installed docker .stack/images.env ## The fault suite: kills, restarts and outages on a stack of its own (about 32 min, most of it a 300-file burst)
-	@deploy/with-stack.sh $(FAULT_STACK) $(PYTEST) tests/faults
+	@deploy/scripts/with-stack.sh $(FAULT_STACK) $(PYTEST) tests/faults
 
 bench: $(VENV)/.installed docker .stack/images.env ## Measure on a stack of its own: cold up, launch and drop latency, a burst, memory, sizes (QUICK=1, REBUILD=1)
-	@deploy/with-stack.sh $(BENCH_STACK) $(VENV)/bin/python -m bench.run $(if $(QUICK),--quick) $(if $(REBUILD),--rebuild)
+	@deploy/scripts/with-stack.sh $(BENCH_STACK) $(VENV)/bin/python -m bench.run $(if $(QUICK),--quick) $(if $(REBUILD),--rebuild)
 
 bench-smoke: ## The benchmark in quick mode: proves the harness works, judges no speed
 	@$(MAKE) --no-print-directory bench QUICK=1
 
-images: docker .stack/images.env env-file ## Build the stack's images (only what changed)
-	@deploy/build-images.sh
+images: docker base-images env-file ## Build the stack's images (only what changed)
+	@deploy/scripts/build-images.sh
 
 docker: ## Check for (and on Debian as root, install) the Docker engine and Compose v2
-	@deploy/ensure-docker.sh
+	@deploy/scripts/ensure-docker.sh
 
-.stack/images.env: deploy/select-images.sh deploy/local-images/* | docker ca-bundle
-	@deploy/select-images.sh
+# The base images (official ones, or stand-ins built here where no registry is reachable).
+base-images: .stack/images.env
+
+.stack/images.env: deploy/scripts/select-images.sh deploy/images/local/* deploy/postgres/entrypoint.sh deploy/s3/entrypoint.sh | docker ca-bundle
+	@deploy/scripts/select-images.sh
 
 .PHONY: ca-bundle
 ca-bundle:
-	@mkdir -p deploy/ca
+	@mkdir -p deploy/images/ca
 	@if [ -n "$(EXTRA_CA_BUNDLE)" ] && [ -s "$(EXTRA_CA_BUNDLE)" ]; then \
-	  cmp -s "$(EXTRA_CA_BUNDLE)" deploy/ca/extra-ca.pem || cp "$(EXTRA_CA_BUNDLE)" deploy/ca/extra-ca.pem; \
-	else rm -f deploy/ca/extra-ca.pem; fi
+	  cmp -s "$(EXTRA_CA_BUNDLE)" deploy/images/ca/extra-ca.pem || cp "$(EXTRA_CA_BUNDLE)" deploy/images/ca/extra-ca.pem; \
+	else rm -f deploy/images/ca/extra-ca.pem; fi
 
 # The env file of the stack make acts on: .env, or STACK_ENV's. Missing keys are added, with random
 # secrets; no value already there is changed.
 env-file:
-	@deploy/ensure-env.sh "$${STACK_ENV:-.env}"
+	@deploy/scripts/ensure-env.sh "$${STACK_ENV:-.env}"
 
 $(VENV)/.installed: $(LOCKS)
 	@echo "Preparing the test environment in $(VENV)..."
@@ -132,14 +135,14 @@ $(VENV)/.installed: $(LOCKS)
 	@$(VENV)/bin/uv pip install -q --python $(VENV)/bin/python $(addprefix -r ,$(LOCKS))
 	@touch $@
 
-lock: $(VENV)/.installed ## Re-resolve the lock files from deploy/requirements.in and each pyproject.toml
-	$(VENV)/bin/uv pip compile deploy/runtime.in $(UV_COMPILE) -o deploy/runtime.lock
-	$(VENV)/bin/uv pip compile deploy/requirements.in -c deploy/runtime.lock $(UV_COMPILE) -o deploy/requirements.lock
-	@for location in code_locations/*/ tests/diagnostics/; do \
-	  $(VENV)/bin/uv pip compile $$location/pyproject.toml -c deploy/runtime.lock $(UV_COMPILE) \
+lock: $(VENV)/.installed ## Re-resolve the lock files from deploy/images/dagster.in and each pyproject.toml
+	$(VENV)/bin/uv pip compile deploy/images/runtime.in $(UV_COMPILE) -o deploy/images/runtime.lock
+	$(VENV)/bin/uv pip compile deploy/images/dagster.in -c deploy/images/runtime.lock $(UV_COMPILE) -o deploy/images/dagster.lock
+	@for location in code_locations/*/; do \
+	  $(VENV)/bin/uv pip compile $$location/pyproject.toml -c deploy/images/runtime.lock $(UV_COMPILE) \
 	    -o $$location/requirements.lock; \
 	done
-	$(VENV)/bin/uv pip compile tests/requirements.in -c deploy/requirements.lock $(UV_COMPILE) -o tests/requirements.lock
+	$(VENV)/bin/uv pip compile tests/requirements.in -c deploy/images/dagster.lock $(UV_COMPILE) -o tests/requirements.lock
 
 UV_COMPILE := --quiet --no-header --generate-hashes --python-version 3.11 \
   --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock"

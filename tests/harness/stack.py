@@ -74,7 +74,7 @@ class Stack:
 
     @classmethod
     def from_environment(cls, default: dict[str, str]) -> "Stack":
-        """The stack deploy/with-stack.sh was pointed at (STACK_ENV, STACK_ENV_OVERRIDES), else
+        """The stack deploy/scripts/with-stack.sh was pointed at (STACK_ENV, STACK_ENV_OVERRIDES), else
         `default`; never the user's own (.env), whose data the tests would wipe."""
         env_files = {key: os.environ.get(key) or path for key, path in default.items()}
         if Path(env_files["STACK_ENV"]).resolve() == REPO / ".env":
@@ -84,13 +84,13 @@ class Stack:
     @classmethod
     def from_files(cls, env_files: dict[str, str] = TEST_ENV_FILES) -> "Stack":
         """A stack whose secrets are in env_files["STACK_ENV"] and project name and ports in
-        env_files["STACK_ENV_OVERRIDES"] (see deploy/compose)."""
+        env_files["STACK_ENV_OVERRIDES"] (see deploy/scripts/compose.sh)."""
         settings: dict[str, str] = {}
         for path in (env_files["STACK_ENV"], env_files["STACK_ENV_OVERRIDES"]):
             settings.update(read_env_file(Path(path)))
         # One tag for the whole session, even if the code is edited while the tests run.
         settings["IMAGE_TAG"] = os.environ.get("IMAGE_TAG") or subprocess.run(
-            [str(REPO / "deploy" / "image-tag.sh")], check=True, capture_output=True, text=True
+            [str(REPO / "deploy" / "scripts" / "image-tag.sh")], check=True, capture_output=True, text=True
         ).stdout.strip()
         return cls(settings, env_files)
 
@@ -105,10 +105,10 @@ class Stack:
     def deploy_script(
         self, name: str, *args: str, env: dict | None = None, check: bool = True, timeout: float = 600
     ) -> subprocess.CompletedProcess:
-        """Runs deploy/<name> against this stack, as the Makefile would."""
+        """Runs deploy/scripts/<name> against this stack, as the Makefile would."""
         full_env = {**os.environ, **self.env_files, "IMAGE_TAG": self.settings["IMAGE_TAG"], **(env or {})}
         result = subprocess.run(
-            [str(REPO / "deploy" / name), *args],
+            [str(REPO / "deploy" / "scripts" / name), *args],
             env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
         )
         if check and result.returncode != 0:

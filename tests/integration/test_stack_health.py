@@ -30,7 +30,7 @@ def code_location_folders() -> set[str]:
 
 
 def locations_in_a_test_stack() -> set[str]:
-    """A user's locations, plus the test-only diagnostics location (tests/diagnostics)."""
+    """A user's locations, plus the test-only diagnostics location (code_locations/diagnostics)."""
     return code_location_folders() | {"diagnostics"}
 
 
@@ -44,23 +44,23 @@ def test_every_long_running_service_is_healthy(stack):
 
 
 def test_a_restarted_service_is_probed_again_before_it_counts_as_healthy(stack):
-    """deploy/cached-check trusts a recent success, but never one from before a restart: a
+    """deploy/dagster/cached-check.sh trusts a recent success, but never one from before a restart: a
     restarted webserver must not pass for healthy while it is still starting."""
     image = stack.container("code-ingestion").image
     container = docker.from_env().containers.run(image, ["sleep", "infinity"], init=True, detach=True)
     try:
-        assert container.exec_run(["/opt/dagster/deploy/cached-check", "60", "true"]).exit_code == 0
-        assert container.exec_run(["/opt/dagster/deploy/cached-check", "60", "false"]).exit_code == 0, (
+        assert container.exec_run(["/opt/dagster/deploy/cached-check.sh", "60", "true"]).exit_code == 0
+        assert container.exec_run(["/opt/dagster/deploy/cached-check.sh", "60", "false"]).exit_code == 0, (
             "a success within MAX_AGE is trusted without probing")
         container.restart(timeout=1)
-        probe = container.exec_run(["/opt/dagster/deploy/cached-check", "60", "false"])
+        probe = container.exec_run(["/opt/dagster/deploy/cached-check.sh", "60", "false"])
         assert probe.exit_code != 0, "after a restart the failing probe must run, not the stamp answer"
     finally:
         container.remove(force=True)
 
 
 def test_the_code_servers_probe_asks_the_grpc_health_service(stack):
-    """deploy/grpc-health-check.py (the code servers' healthcheck, no dagster import) passes on
+    """deploy/dagster/grpc-health-check.py (the code servers' healthcheck, no dagster import) passes on
     a serving code server and fails, saying so, where none listens."""
     container = stack.container("code-ingestion")
     serving = container.exec_run(["python", "/opt/dagster/deploy/grpc-health-check.py", "4000"])

@@ -12,9 +12,9 @@ from docker.models.containers import Container, _create_container_args
 from docker.utils import parse_bytes
 
 from tests.harness.repo import REPO, read_env_file
-from tests.unit.test_stack_config import load_yaml
+from tests.unit.test_stack_config import load_yaml, started_services
 
-_janitor_spec = importlib.util.spec_from_file_location("prune_run_containers", REPO / "deploy" / "prune_run_containers.py")
+_janitor_spec = importlib.util.spec_from_file_location("prune_run_containers", REPO / "deploy" / "janitor" / "prune-run-containers.py")
 janitor = importlib.util.module_from_spec(_janitor_spec)
 _janitor_spec.loader.exec_module(janitor)
 FINISHED_STATUSES, finished_at = janitor.FINISHED_STATUSES, janitor.finished_at
@@ -30,9 +30,9 @@ def default_of(value: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
-@pytest.mark.parametrize("name", sorted(load_yaml("docker-compose.yml")["services"]))
+@pytest.mark.parametrize("name", sorted(started_services()))
 def test_every_service_has_bounded_memory_processes_and_logs(name):
-    service = load_yaml("docker-compose.yml")["services"][name]
+    service = started_services()[name]
     example = read_env_file(REPO / ".env.example")
     memory, pids = default_of(service["mem_limit"]), default_of(service["pids_limit"])
     assert 256 * 2**20 <= parse_bytes(memory[1]) <= 4 * 2**30 and 64 <= int(pids[1]) <= 4096

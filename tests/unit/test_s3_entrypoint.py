@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-ENTRYPOINT = REPO / "deploy" / "local-images" / "s3-entrypoint.sh"
+ENTRYPOINT = REPO / "deploy" / "s3" / "entrypoint.sh"
 SECRETS = {"MINIO_ROOT_PASSWORD": "root-secret-4f1c9a", "S3_APP_SECRET_KEY": "app-secret-8d2e7b"}
 
 # Records its arguments and, for `weed admin`, the options file and its mode. The others wait

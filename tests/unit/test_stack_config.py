@@ -18,12 +18,19 @@ def load_yaml(name: str) -> dict:
     return yaml.safe_load((REPO / name).read_text())
 
 
+def started_services() -> dict[str, dict]:
+    """docker-compose.yml's services that a stack starts: not the build-only runtime base."""
+    services = load_yaml("docker-compose.yml")["services"]
+    return {name: service for name, service in services.items() if "build-only" not in service.get("profiles", [])}
+
+
 def code_locations() -> dict[str, dict]:
-    """Folder name -> the [tool.dagster] table of its pyproject.toml."""
-    return {
-        path.parent.name: tomllib.loads(path.read_text())["tool"]["dagster"]
+    """A user's locations: folder name -> the [tool.dagster] table of its pyproject.toml."""
+    tools = {
+        path.parent.name: tomllib.loads(path.read_text())["tool"]
         for path in sorted((REPO / "code_locations").glob("*/pyproject.toml"))
     }
+    return {name: tool["dagster"] for name, tool in tools.items() if not tool.get("dagster-stack", {}).get("test-only")}
 
 
 def instance_env_vars() -> set[str]:
@@ -74,8 +81,7 @@ def test_every_code_location_has_a_server_and_a_workspace_entry():
 
 
 def test_every_long_running_service_has_a_healthcheck_and_restart_policy():
-    services = load_yaml("docker-compose.yml")["services"]
-    for name, service in services.items():
+    for name, service in started_services().items():
         if service.get("restart") == "no":
             continue
         assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
@@ -142,7 +148,7 @@ def image_choices(services: dict) -> dict[tuple[str, str], str]:
 
 def test_the_compose_file_reads_as_the_registry_world_and_the_override_holds_the_other():
     main = image_choices(load_yaml("docker-compose.yml")["services"])
-    override = load_yaml("deploy/local-images/compose.yml")["services"]
+    override = load_yaml("deploy/images/local/compose.yml")["services"]
     local = image_choices(override)
     # Every base image the main file names is an official one, written out, not a variable...
     official = {key: value for key, value in main.items() if not value.startswith("${DAGSTER_IMAGE_REPO")}
@@ -158,15 +164,15 @@ def test_the_diagnostics_location_is_in_test_stacks_only():
     stacks' workspace is the user's plus it."""
     assert "code-diagnostics" not in load_yaml("docker-compose.yml")["services"]
     user_workspace = load_yaml("workspace.yaml")["load_from"]
-    test_workspace = load_yaml("tests/diagnostics/workspace.yaml")["load_from"]
+    test_workspace = load_yaml("code_locations/diagnostics/workspace.yaml")["load_from"]
     diagnostics = {"grpc_server": {"host": "code-diagnostics", "port": 4000, "location_name": "diagnostics"}}
     assert test_workspace == [*user_workspace, diagnostics]
 
-    override = load_yaml("tests/diagnostics/compose.yml")["services"]
-    tool = tomllib.loads((REPO / "tests/diagnostics/pyproject.toml").read_text())["tool"]["dagster"]
+    override = load_yaml("code_locations/diagnostics/compose.yml")["services"]
+    tool = tomllib.loads((REPO / "code_locations/diagnostics/pyproject.toml").read_text())["tool"]["dagster"]
     assert override["code-diagnostics"]["command"][-1] == tool["module_name"]
     assert override["code-diagnostics"]["environment"]["DAGSTER_CURRENT_IMAGE"] == override["code-diagnostics"]["image"]
     for service in ("webserver", "webserver-readonly", "daemon"):
-        assert "./tests/diagnostics/workspace.yaml:/opt/dagster/home/workspace.yaml:ro" in override[service]["volumes"]
+        assert "./code_locations/diagnostics/workspace.yaml:/opt/dagster/home/workspace.yaml:ro" in override[service]["volumes"]
     for stack_env in ("tests/stack.env", "tests/faults/stack.env", "bench/stack.env"):
-        assert read_env_file(REPO / stack_env)["STACK_COMPOSE_OVERRIDE"] == "tests/diagnostics/compose.yml"
+        assert read_env_file(REPO / stack_env)["STACK_COMPOSE_OVERRIDE"] == "code_locations/diagnostics/compose.yml"

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# `docker compose` for this stack: its env file (STACK_ENV, default .env), optional overrides
+# (STACK_ENV_OVERRIDES, e.g. the test stack's project name and ports, and the compose file
+# STACK_COMPOSE_OVERRIDE it adds), the world select-images.sh chose (the registry-less one adds
+# deploy/images/local/compose.yml), and IMAGE_TAG from the image inputs.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+env_file="${STACK_ENV:-$repo/.env}"
+images_env="$repo/.stack/images.env"
+
+command -v docker >/dev/null || { echo "error: Docker is not installed; 'make up' installs it (Debian, as root) or see the README" >&2; exit 1; }
+[ -f "$env_file" ] || { echo "error: $env_file is missing; 'make up' creates it" >&2; exit 1; }
+[ -f "$images_env" ] || { echo "error: $images_env is missing; 'make up' creates it" >&2; exit 1; }
+
+if [ -n "${STACK_ENV_OVERRIDES:-}" ]; then
+  # A test or bench stack's name, network and ports must win over anything in the environment
+  # (which outranks env files): otherwise a stray variable could point it at the user's stack.
+  set -a
+  . "$STACK_ENV_OVERRIDES"
+  set +a
+fi
+
+args=(--project-directory "$repo" -f "$repo/docker-compose.yml")
+if grep -qx 'STACK_WORLD=local' "$images_env"; then
+  args+=(-f "$repo/deploy/images/local/compose.yml")
+fi
+if [ -n "${STACK_COMPOSE_OVERRIDE:-}" ]; then
+  args+=(-f "$repo/$STACK_COMPOSE_OVERRIDE")
+fi
+args+=(--env-file "$env_file" --env-file "$images_env")
+
+IMAGE_TAG="${IMAGE_TAG:-$("$repo/deploy/scripts/image-tag.sh")}"
+export IMAGE_TAG
+exec docker compose "${args[@]}" "$@"
