@@ -10,14 +10,14 @@ PYTEST := $(VENV)/bin/pytest
 EXTRA_CA_BUNDLE ?= $(or $(PIP_CERT),$(REQUESTS_CA_BUNDLE),$(SSL_CERT_FILE))
 # Stacks of their own for tests, faults and benchmarks: each has its own project name, network,
 # ports and credentials (env file, then overrides), never the user's.
-TEST_STACK := .stack/test.env tests/stack.env
-FAULT_STACK := .stack/faults.env tests/faults/stack.env
-BENCH_STACK := .stack/bench.env bench/stack.env
+TEST_STACK := tests/stack.env
+FAULT_STACK := tests/faults/stack.env
+BENCH_STACK := bench/stack.env
 # uv ships its own CA roots; the host's store also holds a TLS-inspecting proxy's CA, if any.
 export UV_SYSTEM_CERTS := 1
 LOCKS := deploy/images/runtime.lock deploy/images/dagster.lock $(wildcard code_locations/*/requirements.lock) tests/requirements.lock
 
-.PHONY: help up start base-images down clean ps logs backup restore drop sql lint bench bench-smoke test test-unit test-integration test-faults images docker lock env-file chromium screenshots
+.PHONY: help up start base-images new-location reload down clean ps logs backup restore drop sql lint bench bench-smoke test test-unit test-integration test-faults images docker lock env-file chromium screenshots
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,6 +50,19 @@ backup: docker ## Dump the stack's Postgres to backups/ (consistent while runnin
 
 restore: docker ## Restore FILE=backups/<dump> into the running stack, replacing its history (asks; YES=1 skips)
 	@deploy/scripts/restore.sh "$(FILE)"
+
+unexport NAME
+new-location: export NEW_LOCATION = $(value NAME)
+new-location: $(VENV)/.installed ## Scaffold code_locations/NAME (a first asset, its tests, its lock) and register it; make up serves it
+	@python3 deploy/scripts/new-location.py "$$NEW_LOCATION"
+	@$(VENV)/bin/uv pip compile "code_locations/$$NEW_LOCATION/pyproject.toml" -c deploy/images/runtime.lock $(UV_COMPILE) \
+	  -o "code_locations/$$NEW_LOCATION/requirements.lock"
+	@echo "Next: make up (builds its image and serves it), then edit it and make reload LOCATION=$$NEW_LOCATION."
+
+unexport LOCATION
+reload: export RELOAD_LOCATION = $(value LOCATION)
+reload: docker ## Rebuild one code location's image and replace only its code server (LOCATION=name)
+	@deploy/scripts/reload.sh "$$RELOAD_LOCATION"
 
 # FILE and KEY reach the shell as environment variables, never as text pasted into the recipe:
 # a key like 'x`cmd`.csv' is stored as is, and nothing in it runs. Exported under their own

@@ -23,13 +23,8 @@ import docker
 from tests.harness.burst import Burst
 from tests.harness.orders import orders_csv
 from tests.harness.polling import wait_until
-from tests.harness.repo import REPO
+from tests.harness.repo import BENCH_STACK, REPO
 from tests.harness.stack import Stack
-
-BENCH_ENV_FILES = {
-    "STACK_ENV": str(REPO / ".stack" / "bench.env"),
-    "STACK_ENV_OVERRIDES": str(REPO / "bench" / "stack.env"),
-}
 
 
 def progress(message: str) -> None:
@@ -334,7 +329,7 @@ def main() -> int:
     args = parser.parse_args()
     launches_n, drops_n, burst_n, idle_s = (3, 3, 20, 10) if args.quick else (10, 10, 300, 60)
 
-    stack = Stack.from_files(BENCH_ENV_FILES)
+    stack = Stack.from_environment(BENCH_STACK)
     metrics: dict = {}
     try:
         if args.rebuild:

@@ -45,3 +45,25 @@ prune_image_tags() {
     fi
   done
 }
+
+# The code locations: one folder with a pyproject.toml each under code_locations/.
+code_locations() {
+  local repo="$1" project
+  for project in "$repo"/code_locations/*/pyproject.toml; do
+    basename "$(dirname "$project")"
+  done
+}
+
+# Exports IMAGE_TAG (the stack's own images) and <LOCATION>_IMAGE_TAG for each code location, the
+# tags docker-compose.yml names images by, unless already set (a test session keeps its own).
+export_image_tags() {
+  local repo="$1" location variable
+  IMAGE_TAG="${IMAGE_TAG:-$("$repo/deploy/scripts/image-tag.sh")}"
+  export IMAGE_TAG
+  for location in $(code_locations "$repo"); do
+    variable="$(tr '[:lower:]' '[:upper:]' <<<"$location")_IMAGE_TAG"
+    if [ -z "${!variable:-}" ]; then
+      export "$variable=$("$repo/deploy/scripts/image-tag.sh" "$location")"
+    fi
+  done
+}

@@ -1,33 +1,51 @@
 #!/usr/bin/env bash
+# Usage: build-images.sh [SERVICE...]
+# Builds the stack's images that are missing (all of them, or those of the SERVICEs named): the
+# runtime base first, then the images that start FROM it. An image's tag is a hash of its inputs,
+# so only what changed is built.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
 . "$here/_lib.sh"
-IMAGE_TAG="${IMAGE_TAG:-$("$here/image-tag.sh")}"
-export IMAGE_TAG
+export_image_tags "$repo"
+compose() { "$here/compose.sh" --profile build-only "$@"; }
 
-ours="$("$here/compose.sh" config --images | grep ":$IMAGE_TAG\$")"
-missing=no
-for image in $ours; do
-  docker image inspect "$image" >/dev/null 2>&1 || missing=yes
-done
-if [ "$missing" = no ]; then
-  echo "Images for tag $IMAGE_TAG are built."
+# "service image" for every service that builds an image of ours, the runtime base first.
+built_images() {
+  compose config --format json | python3 -c '
+import json, sys
+services = json.load(sys.stdin)["services"]
+for name in sorted(services, key=lambda name: name != "runtime"):
+    if "build" in services[name]:
+        print(name, services[name]["image"])'
+}
+
+wanted=" ${*:-} "
+missing=()
+while read -r service image; do
+  if [ "$wanted" != "  " ] && [[ "$wanted" != *" $service "* ]] && [ "$service" != runtime ]; then
+    continue
+  fi
+  docker image inspect "$image" >/dev/null 2>&1 || missing+=("$service")
+done < <(built_images)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "Images are built (stack tag $IMAGE_TAG)."
   exit 0
 fi
-
 started=$SECONDS
-echo "Building the runtime base (tag $IMAGE_TAG)..."
-"$here/compose.sh" --profile build-only build runtime
-echo "Building the Dagster, proxy and pgbouncer images..."
-"$here/compose.sh" build webserver proxy pgbouncer
-code_servers="$("$here/compose.sh" config --services | grep '^code-')"
-echo "Building code-location images: $code_servers"
-# shellcheck disable=SC2086 # one word per service
-"$here/compose.sh" build $code_servers
+echo "Building: ${missing[*]}"
+if [ "${missing[0]}" = runtime ]; then
+  compose build runtime
+  missing=("${missing[@]:1}")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  compose build "${missing[@]}"
+fi
 echo "Images built in $((SECONDS - started)) s."
 
 # Older tags of our images are superseded, unless a container (running or stopped, e.g. a
 # finished run kept for `docker logs`) was created from them.
-for image in $ours; do
+while read -r _ image; do
   prune_image_tags "${image%:*}" "$image"
-done
+done < <(built_images)

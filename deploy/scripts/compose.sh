@@ -2,9 +2,10 @@
 # `docker compose` for this stack: its env file (STACK_ENV, default .env), optional overrides
 # (STACK_ENV_OVERRIDES, e.g. the test stack's project name and ports, and the compose file
 # STACK_COMPOSE_OVERRIDE it adds), the world select-images.sh chose (the registry-less one adds
-# deploy/images/local/compose.yml), and IMAGE_TAG from the image inputs.
+# deploy/images/local/compose.yml), and the image tags from the image inputs (_lib.sh).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
+. "$repo/deploy/scripts/_lib.sh"
 env_file="${STACK_ENV:-$repo/.env}"
 images_env="$repo/.stack/images.env"
 
@@ -29,6 +30,5 @@ if [ -n "${STACK_COMPOSE_OVERRIDE:-}" ]; then
 fi
 args+=(--env-file "$env_file" --env-file "$images_env")
 
-IMAGE_TAG="${IMAGE_TAG:-$("$repo/deploy/scripts/image-tag.sh")}"
-export IMAGE_TAG
+export_image_tags "$repo"
 exec docker compose "${args[@]}" "$@"

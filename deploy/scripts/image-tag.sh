@@ -1,15 +1,34 @@
 #!/usr/bin/env bash
-# Prints the tag for the stack's images: a hash of everything that goes into them (Dockerfiles,
-# locks, code, config) and of the base images chosen. Same inputs, same tag; any change, a new one.
+# Usage: image-tag.sh [LOCATION]
+# Prints an image tag: a hash of what goes into the image, so same inputs give the same tag and any
+# change a new one. Without an argument, the tag of the stack's own images (runtime, dagster, proxy,
+# pgbouncer): Dockerfiles, locks, programs, the shared library, instance config and the base images
+# chosen. With a code location's name, the tag of its image: the stack's tag plus that location's
+# folder, so an edit to one location rebuilds and restarts only its image and code server.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-inputs=(deploy lib code_locations dagster.yaml workspace.yaml)
-{
-  if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    git ls-files --cached --others --exclude-standard -- "${inputs[@]}"
-  else
-    find "${inputs[@]}" -type f
-  fi
-} | grep -v -e __pycache__ -e '\.pyc$' -e '^code_locations/[^/]*/tests/' -e '^code_locations/conftest.py$' | LC_ALL=C sort -u | while IFS= read -r file; do
-  [ -f "$file" ] && sha256sum -- "$file"
-done | { cat; cat .stack/images.env 2>/dev/null || true; } | sha256sum | cut -c1-12
+location="${1:-}"
+
+# Files under PATHS that an image build copies, with their hashes.
+hash_inputs() {
+  # Host-side scripts, the locations' tests and Dagster's temporary homes never reach an image
+  # (see .dockerignore).
+  local not_in_images=('^deploy/scripts/' '/tests/' '^code_locations/conftest\.py$' '\.tmp_dagster_home_' __pycache__ '\.pyc$')
+  {
+    if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+      git ls-files --cached --others --exclude-standard -- "$@"
+    else
+      find "$@" -type f
+    fi
+  } | grep -v -f <(printf '%s\n' "${not_in_images[@]}") | LC_ALL=C sort -u | while IFS= read -r file; do
+    [ -f "$file" ] && sha256sum -- "$file"
+  done
+}
+
+if [ -z "$location" ]; then
+  { hash_inputs deploy lib dagster.yaml workspace.yaml; cat .stack/images.env 2>/dev/null || true; } \
+    | sha256sum | cut -c1-12
+else
+  [ -f "code_locations/$location/pyproject.toml" ] || { echo "error: no code location '$location' in code_locations/" >&2; exit 2; }
+  { echo "${IMAGE_TAG:-$("$0")}"; hash_inputs "code_locations/$location"; } | sha256sum | cut -c1-12
+fi

@@ -1,9 +1,10 @@
 import json
+from pathlib import Path
 
 import pytest
 
 from tests.harness.live import attach_diagnostics, running
-from tests.harness.repo import FAULT_ENV_FILES, REPO
+from tests.harness.repo import FAULT_STACK, REPO, stack_files
 from tests.harness.stack import Stack
 
 REPORT = REPO / "fault-results" / "report.json"
@@ -12,7 +13,7 @@ _measured: dict[str, float] = {}
 
 
 def pytest_configure(config):
-    if not (REPO / ".stack" / "faults.env").exists():
+    if not Path(stack_files(FAULT_STACK)["STACK_ENV"]).exists():
         raise pytest.UsageError("run the fault suite with `make test` or `make test-faults`")
 
 
@@ -40,4 +41,4 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="session")
 def stack():
-    yield from running(Stack.from_files(FAULT_ENV_FILES))
+    yield from running(Stack.from_environment(FAULT_STACK))

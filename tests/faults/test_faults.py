@@ -13,7 +13,8 @@ import yaml
 from tests.harness.burst import Burst
 from tests.harness.orders import orders_csv
 from tests.harness.polling import wait_until
-from tests.harness.repo import FAULT_ENV_FILES, REPO
+from tests.harness.repo import REPO
+from tests.harness.stack import Stack
 
 RUN_EVENTS = """
 query ($runId: ID!) {
@@ -198,11 +199,11 @@ def stack_state(stack) -> dict:
     }
 
 
-def make(*targets: str) -> None:
+def make(stack: Stack, *targets: str) -> None:
     """Runs make as a user would, pointed at this suite's stack."""
     subprocess.run(
         ["make", "--no-print-directory", *targets], cwd=REPO, check=True, timeout=600,
-        env={**os.environ, **FAULT_ENV_FILES}, stdin=subprocess.DEVNULL,
+        env={**os.environ, **stack.env_files}, stdin=subprocess.DEVNULL,
     )
 
 
@@ -211,10 +212,10 @@ def test_6_make_down_and_up_keeps_history_partitions_checks_and_files(stack, mea
     before = stack_state(stack)
     assert before["runs"] > 0 and before["partitions"] and before["checks"] and before["objects"]
 
-    make("down")
+    make(stack, "down")
     assert stack.services() == []
     started = time.monotonic()
-    make("up")
+    make(stack, "up")
     measured["6. make down && make up: up again"] = time.monotonic() - started
 
     after = stack_state(stack)

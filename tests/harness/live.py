@@ -16,7 +16,7 @@ def attach_diagnostics(report) -> None:
 
 
 def running(stack: Stack) -> Iterator[Stack]:
-    """For a session fixture: `yield from running(Stack.from_files(...))`."""
+    """For a session fixture: `yield from running(Stack.from_environment(...))`."""
     _running.append(stack)
     stack.up()
     yield stack

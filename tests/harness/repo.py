@@ -4,15 +4,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
-# Each live stack's own files: a user's .env, volumes and ports are never touched.
-TEST_ENV_FILES = {
-    "STACK_ENV": str(REPO / ".stack" / "test.env"),
-    "STACK_ENV_OVERRIDES": str(REPO / "tests" / "stack.env"),
-}
-FAULT_ENV_FILES = {
-    "STACK_ENV": str(REPO / ".stack" / "faults.env"),
-    "STACK_ENV_OVERRIDES": str(REPO / "tests" / "faults" / "stack.env"),
-}
+# Each live stack is named by one file: its compose project, network and ports, and (STACK_ENV)
+# the git-ignored file its generated secrets go to. A user's .env, volumes and ports are never touched.
+TEST_STACK = REPO / "tests" / "stack.env"
+FAULT_STACK = REPO / "tests" / "faults" / "stack.env"
+BENCH_STACK = REPO / "bench" / "stack.env"
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -22,3 +18,11 @@ def read_env_file(path: Path) -> dict[str, str]:
         if sep and not line.lstrip().startswith("#"):
             values[key.strip()] = value.strip().strip('"')
     return values
+
+
+def stack_files(stack_file: Path) -> dict[str, str]:
+    """The two files deploy/scripts/compose.sh reads for a stack: its secrets and its identity."""
+    return {
+        "STACK_ENV": str(REPO / read_env_file(stack_file)["STACK_ENV"]),
+        "STACK_ENV_OVERRIDES": str(stack_file),
+    }

@@ -14,7 +14,7 @@ import requests
 from dagster_graphql import DagsterGraphQLClient
 
 from tests.harness.polling import wait_until
-from tests.harness.repo import REPO, TEST_ENV_FILES, read_env_file
+from tests.harness.repo import REPO, read_env_file, stack_files
 
 # Who logs in at the proxy: operators on the UI's port, viewers on the read-only one.
 LOGINS = {
@@ -67,32 +67,53 @@ query ($asset: [String!]!, $partition: String!) {
 }
 """
 
+def image_tags() -> dict[str, str]:
+    """IMAGE_TAG (the stack's images) and <LOCATION>_IMAGE_TAG (each location's), as
+    deploy/scripts/with-stack.sh exported them, else as deploy/scripts/image-tag.sh computes them."""
+
+    def computed(*location: str) -> str:
+        script = REPO / "deploy" / "scripts" / "image-tag.sh"
+        env = {**os.environ, "IMAGE_TAG": tags["IMAGE_TAG"]} if location else None
+        return subprocess.run([script, *location], check=True, capture_output=True, text=True, env=env).stdout.strip()
+
+    tags = {"IMAGE_TAG": os.environ.get("IMAGE_TAG") or computed()}
+    for project in sorted((REPO / "code_locations").glob("*/pyproject.toml")):
+        variable = f"{project.parent.name.upper()}_IMAGE_TAG"
+        tags[variable] = os.environ.get(variable) or computed(project.parent.name)
+    return tags
+
+
 @dataclass
 class Stack:
     settings: dict[str, str]
     env_files: dict[str, str]
 
     @classmethod
-    def from_environment(cls, default: dict[str, str]) -> "Stack":
-        """The stack deploy/scripts/with-stack.sh was pointed at (STACK_ENV, STACK_ENV_OVERRIDES), else
-        `default`; never the user's own (.env), whose data the tests would wipe."""
-        env_files = {key: os.environ.get(key) or path for key, path in default.items()}
+    def from_environment(cls, default: Path) -> "Stack":
+        """The stack deploy/scripts/with-stack.sh was pointed at (STACK_ENV_OVERRIDES), else the one
+        `default` names; never the user's own (.env), whose data the tests would wipe."""
+        env_files = stack_files(Path(os.environ.get("STACK_ENV_OVERRIDES") or default))
         if Path(env_files["STACK_ENV"]).resolve() == REPO / ".env":
             raise RuntimeError("tests never run against the user's stack (.env); use a stack of their own")
         return cls.from_files(env_files)
 
     @classmethod
-    def from_files(cls, env_files: dict[str, str] = TEST_ENV_FILES) -> "Stack":
+    def from_files(cls, env_files: dict[str, str]) -> "Stack":
         """A stack whose secrets are in env_files["STACK_ENV"] and project name and ports in
         env_files["STACK_ENV_OVERRIDES"] (see deploy/scripts/compose.sh)."""
         settings: dict[str, str] = {}
         for path in (env_files["STACK_ENV"], env_files["STACK_ENV_OVERRIDES"]):
             settings.update(read_env_file(Path(path)))
-        # One tag for the whole session, even if the code is edited while the tests run.
-        settings["IMAGE_TAG"] = os.environ.get("IMAGE_TAG") or subprocess.run(
-            [str(REPO / "deploy" / "scripts" / "image-tag.sh")], check=True, capture_output=True, text=True
-        ).stdout.strip()
+        # One set of tags for the whole session, even if the code is edited while the tests run.
+        settings.update(image_tags())
         return cls(settings, env_files)
+
+    @property
+    def image_tags(self) -> dict[str, str]:
+        return {key: value for key, value in self.settings.items() if key.endswith("IMAGE_TAG")}
+
+    def location_image_tag(self, location: str) -> str:
+        return self.settings[f"{location.upper()}_IMAGE_TAG"]
 
     @property
     def project(self) -> str:
@@ -106,7 +127,7 @@ class Stack:
         self, name: str, *args: str, env: dict | None = None, check: bool = True, timeout: float = 600
     ) -> subprocess.CompletedProcess:
         """Runs deploy/scripts/<name> against this stack, as the Makefile would."""
-        full_env = {**os.environ, **self.env_files, "IMAGE_TAG": self.settings["IMAGE_TAG"], **(env or {})}
+        full_env = {**os.environ, **self.env_files, **self.image_tags, **(env or {})}
         result = subprocess.run(
             [str(REPO / "deploy" / "scripts" / name), *args],
             env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
@@ -118,7 +139,7 @@ class Stack:
         return result
 
     def compose(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-        return self.deploy_script("compose", *args, check=check, timeout=timeout)
+        return self.deploy_script("compose.sh", *args, check=check, timeout=timeout)
 
     def services(self) -> list[dict]:
         output = self.compose("ps", "--all", "--format", "json").stdout

@@ -4,12 +4,12 @@ from pathlib import Path
 import pytest
 
 from tests.harness.live import attach_diagnostics, running
-from tests.harness.repo import TEST_ENV_FILES
+from tests.harness.repo import TEST_STACK, stack_files
 from tests.harness.stack import Stack
 
 
 def pytest_configure(config):
-    env_file = os.environ.get("STACK_ENV") or TEST_ENV_FILES["STACK_ENV"]
+    env_file = os.environ.get("STACK_ENV") or stack_files(TEST_STACK)["STACK_ENV"]
     if not Path(env_file).exists():
         raise pytest.UsageError(f"run the integration tests with `make test` (it prepares {env_file})")
 
@@ -22,4 +22,4 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session")
 def stack():
-    yield from running(Stack.from_environment(TEST_ENV_FILES))
+    yield from running(Stack.from_environment(TEST_STACK))

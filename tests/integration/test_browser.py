@@ -96,7 +96,7 @@ def test_an_operator_logs_in_and_sees_both_code_locations_loaded(stack, open_ui,
     with open_ui("operator") as page:
         page.goto("/locations")
         for location in ("ingestion", "analytics"):
-            expect(table_row(page, f"/{location}:{stack.settings['IMAGE_TAG']}")).to_contain_text("Loaded")
+            expect(table_row(page, f"/{location}:{stack.location_image_tag(location)}")).to_contain_text("Loaded")
         screenshot(page, screenshots / "code-locations.png")
 
 

@@ -10,7 +10,7 @@ import subprocess
 import docker
 import pytest
 
-from tests.harness.repo import REPO, TEST_ENV_FILES, read_env_file
+from tests.harness.repo import REPO, TEST_STACK, read_env_file
 from tests.harness.secret_scan import Finding, SecretScanner
 from tests.harness.stack import Stack
 
@@ -54,7 +54,7 @@ def scanner() -> SecretScanner:
 def images() -> list[str]:
     """Every image the stack runs, and the base images chosen in .stack/images.env (the Python
     image is only a build base, so compose does not list it)."""
-    listed = Stack.from_environment(TEST_ENV_FILES).compose("config", "--images").stdout.split()
+    listed = Stack.from_environment(TEST_STACK).compose("config", "--images").stdout.split()
     chosen = read_env_file(REPO / ".stack" / "images.env")
     names = sorted({*listed, *(value for key, value in chosen.items() if key.endswith("_IMAGE"))})
     client = docker.from_env()

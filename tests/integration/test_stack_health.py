@@ -98,7 +98,7 @@ def test_code_servers_run_the_image_they_advertise(stack):
     images = stack.code_location_images()
     assert set(images) == locations_in_a_test_stack()
     for name, image in images.items():
-        assert image.endswith(f"/{name}:{stack.settings['IMAGE_TAG']}")
+        assert image.endswith(f"/{name}:{stack.location_image_tag(name)}")
 
 
 def test_only_loopback_is_published_and_postgres_is_not(stack):

@@ -41,7 +41,7 @@ query ($runId: ID!) { runOrError(runId: $runId) { ... on Run { tags { key value 
 
 def make_sql(stack, statement: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`make sql Q=...` from the host, as a user types it, against the test stack."""
-    env = {**os.environ, **stack.env_files, "IMAGE_TAG": stack.settings["IMAGE_TAG"], **(env or {})}
+    env = {**os.environ, **stack.env_files, **stack.image_tags, **(env or {})}
     result = subprocess.run(
         ["make", "-s", "--no-print-directory", "sql", f"Q={statement}"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False,

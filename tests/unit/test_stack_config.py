@@ -1,6 +1,7 @@
 """The stack's configuration is consistent: dagster.yaml, workspace.yaml, docker-compose.yml and
 code_locations/ agree with each other, and the Postgres URL uses the driver we ship."""
 
+import configparser
 import re
 import tomllib
 
@@ -65,19 +66,32 @@ def test_dagster_services_set_every_variable_run_workers_need():
 
 
 def test_every_code_location_has_a_server_and_a_workspace_entry():
-    services = load_yaml("docker-compose.yml")["services"]
+    """The folders of code_locations/ are the one list of locations; everything else that names a
+    location is checked against it here, completely."""
+    compose = load_yaml("docker-compose.yml")
+    services = compose["services"]
     workspace = {
         entry["grpc_server"]["location_name"]: entry["grpc_server"]
         for entry in load_yaml("workspace.yaml")["load_from"]
     }
     assert set(workspace) == set(code_locations())
+    assert {name.removeprefix("code-") for name in services if name.startswith("code-")} == set(code_locations())
+    pythonpath = configparser.ConfigParser()
+    pythonpath.read(REPO / "pytest.ini")
+    first_party = tomllib.loads((REPO / "ruff.toml").read_text())["lint"]["isort"]["known-first-party"]
     for name, tool in code_locations().items():
         service = services[f"code-{name}"]
-        assert workspace[name]["host"] == f"code-{name}"
+        assert workspace[name] == {"host": f"code-{name}", "port": 4000, "location_name": name}
         assert service["command"][:3] == ["dagster", "code-server", "start"]
         assert service["command"][-1] == tool["module_name"]
         assert service["build"]["args"]["LOCATION"] == name
+        assert service["image"] == f"${{DAGSTER_IMAGE_REPO:-dagster-stack}}/{name}:${{{name.upper()}_IMAGE_TAG:-dev}}"
         assert service["environment"]["DAGSTER_CURRENT_IMAGE"] == service["image"]
+        assert set(compose["x-dagster-env"]) <= set(service["environment"]), f"code-{name} lacks the stack's env"
+        for dependent in ("webserver", "webserver-readonly", "daemon"):
+            assert services[dependent]["depends_on"][f"code-{name}"] == {"condition": "service_healthy"}, dependent
+        assert f"code_locations/{name}" in pythonpath["pytest"]["pythonpath"].split(), "pytest.ini pythonpath"
+        assert name in first_party, "ruff.toml known-first-party"
 
 
 def test_every_long_running_service_has_a_healthcheck_and_restart_policy():
