@@ -108,7 +108,7 @@ screenshots: $(VENV)/.installed docker .stack/images.env chromium ## Regenerate 
 chromium: ## Check for (and on Debian as root, install) the chromium the browser tests drive
 	@deploy/scripts/ensure-package.sh chromium chromium "the browser tests"
 
-test-faults: $(VENV)/.installed docker .stack/images.env ## The fault suite: kills, restarts and outages on a stack of its own (about 32 min, most of it a 300-file burst)
+test-faults: $(VENV)/.installed docker .stack/images.env ## The fault suite: kills, restarts and outages on a stack of its own (about 5 min)
 	@deploy/scripts/with-stack.sh $(FAULT_STACK) $(PYTEST) tests/faults
 
 bench: $(VENV)/.installed docker .stack/images.env ## Measure on a stack of its own: cold up, launch and drop latency, a burst, memory, sizes (QUICK=1, REBUILD=1)

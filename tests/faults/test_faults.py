@@ -1,5 +1,5 @@
 """The fault suite: each test breaks one part of a live stack while files are being dropped and
-ingested, and checks what a user would see afterwards. The README's fault table mirrors it.
+ingested, and checks what a user would see afterwards. The fault table in docs/testing.md mirrors it.
 
 The tests run in file order on one stack; each waits for its own work to finish, so the next
 starts from a quiet stack."""
