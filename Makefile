@@ -17,17 +17,26 @@ BENCH_STACK := bench/stack.env
 export UV_SYSTEM_CERTS := 1
 LOCKS := deploy/images/runtime.lock deploy/images/dagster.lock $(wildcard code_locations/*/requirements.lock) tests/requirements.lock
 
-.PHONY: help up start base-images new-location reload down clean ps logs backup restore drop sql lint bench bench-smoke test test-unit test-integration test-faults images docker lock env-file chromium screenshots
+.PHONY: help up dev production start base-images new-location reload down clean ps logs backup restore drop sql lint bench bench-smoke test test-unit test-integration test-faults images docker lock env-file chromium screenshots
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-up: docker base-images env-file images start ## Build what is missing, start the stack, wait until every service is healthy
+up: docker base-images env-file images production start ## Build what is missing, start the stack, wait until every service is healthy
 	@deploy/scripts/print-urls.sh
+
+dev: docker base-images env-file images ## Dev mode: each location's folder mounted into its code server and runs, reloaded on save (make up ends it)
+	@touch "$${STACK_ENV:-.env}.dev-mode"
+	@$(MAKE) --no-print-directory start
+	@echo "Dev mode: saving a file in code_locations/<name>/ reloads that location; runs use the saved code. 'make up' returns to the images."
+	@deploy/scripts/print-urls.sh
+
+production:
+	@rm -f "$${STACK_ENV:-.env}.dev-mode"
 
 start: docker ## Start the built stack and wait until every service is healthy (make up builds first)
 	@echo "Starting the stack (waits for every healthcheck)..."
-	@$(COMPOSE) up -d --wait --no-build || { $(COMPOSE) ps -a; echo "Some services are not healthy: see 'make logs'."; exit 1; }
+	@$(COMPOSE) up -d --wait --no-build --remove-orphans || { $(COMPOSE) ps -a; echo "Some services are not healthy: see 'make logs'."; exit 1; }
 
 down: docker ## Stop the stack; data (volumes) is kept
 	@$(COMPOSE) down --remove-orphans

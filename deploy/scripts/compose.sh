@@ -31,4 +31,14 @@ fi
 args+=(--env-file "$env_file" --env-file "$images_env")
 
 export_image_tags "$repo"
+# What follows from the code locations (their own .env files; dev mode, which `make dev` turns on
+# for this stack with a file beside its env file and `make up` off) is derived from the resolved
+# config each time, so it follows every location.
+derived=()
+[ -f "$env_file.dev-mode" ] && derived+=(--dev)
+if [ ${#derived[@]} -gt 0 ] || compgen -G "$repo/code_locations/*/.env" >/dev/null; then
+  override="$env_file.derived-compose.yml"
+  docker compose "${args[@]}" config --format json | python3 "$repo/deploy/scripts/derived-compose.py" "${derived[@]}" >"$override"
+  args+=(-f "$override")
+fi
 exec docker compose "${args[@]}" "$@"
