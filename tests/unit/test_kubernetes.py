@@ -228,6 +228,10 @@ def check_locations_match_compose(render: Render, tag: str) -> None:
         assert container["image"] == image
         env = {item["name"]: item.get("value") for item in container["env"]}
         assert env["DAGSTER_CURRENT_IMAGE"] == image
+        # It reads the instance config the chart renders (includeInstance), mounted by name.
+        pod = render.named("Deployment", f"{RELEASE}-dagster-user-deployments-{location}")["spec"]["template"]["spec"]
+        instance = next(volume for volume in pod["volumes"] if volume["name"] == "dagster-instance")
+        render.named("ConfigMap", instance["configMap"]["name"])
 
 
 def compose_image(template: str, tag: str) -> str:
