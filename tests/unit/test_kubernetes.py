@@ -340,6 +340,22 @@ def parse_quantity(quantity: str) -> int:
     return int(number) * {None: 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}[unit]
 
 
+def check_non_root_is_checkable(render: Render) -> None:
+    """Kubernetes refuses to start a container that must not run as root when the image names
+    its user (USER dagster) and no numeric runAsUser says who that is."""
+    pods = [doc["spec"]["template"]["spec"] for doc in render.docs if "template" in doc.get("spec", {})]
+    launcher = render.instance["run_launcher"]["config"].get("security_context")
+    pods.append({"containers": [{"securityContext": launcher}]} if launcher else {"containers": []})
+    for pod in pods:
+        pod_context = pod.get("securityContext") or {}
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
+            context = {**pod_context, **(container.get("securityContext") or {})}
+            if context.get("runAsNonRoot"):
+                assert isinstance(context.get("runAsUser"), int), (
+                    f"{container.get('name', 'run')}: runAsNonRoot without runAsUser"
+                )
+
+
 def check_no_literal_secrets(render: Render) -> None:
     def walk(node, path=""):
         if isinstance(node, dict):
@@ -443,6 +459,18 @@ def test_queue_monitoring_retries_and_compute_logs_are_dagster_yaml_s(rendered):
 
 def test_every_container_and_run_has_compose_s_limits_and_finished_runs_go(rendered):
     check_limits(rendered)
+
+
+def test_non_root_containers_say_which_user_they_run_as(rendered):
+    check_non_root_is_checkable(rendered)
+
+
+def test_a_non_root_run_without_a_user_id_fails(broken):
+    def named_user_only(values):
+        del values["runLauncher"]["config"]["k8sRunLauncher"]["securityContext"]["runAsUser"]
+
+    with pytest.raises(AssertionError, match="runAsNonRoot without runAsUser"):
+        check_non_root_is_checkable(broken(named_user_only))
 
 
 def test_no_password_is_written_in_values_or_manifests(rendered):
