@@ -17,7 +17,7 @@ BENCH_STACK := .stack/bench.env bench/stack.env
 export UV_SYSTEM_CERTS := 1
 LOCKS := deploy/runtime.lock deploy/requirements.lock $(wildcard code_locations/*/requirements.lock) tests/requirements.lock
 
-.PHONY: help up down clean ps logs backup restore drop sql lint bench bench-smoke test test-unit test-integration test-faults images docker lock env-file chromium screenshots
+.PHONY: help up down clean ps logs backup restore drop sql lint bench bench-smoke test test-unit test-integration test-faults images docker lock env-file chromium screenshots k8s-manifests push
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -106,6 +106,15 @@ bench-smoke: ## The benchmark in quick mode: proves the harness works, judges no
 
 images: docker .stack/images.env env-file ## Build the stack's images (only what changed)
 	@deploy/build-images.sh
+
+# Kubernetes (deploy/kubernetes, docs/kubernetes.md). test-unit runs the same checks.
+k8s-manifests: $(VENV)/.installed ## Render Dagster's Helm chart with deploy/kubernetes/values.yaml into .stack/k8s/ and check it offline
+	@mkdir -p .stack/k8s
+	@deploy/kubernetes/render.sh .stack/k8s/manifests.yaml
+	$(PYTEST) -q tests/unit/test_kubernetes.py
+
+push: $(VENV)/.installed docker .stack/images.env env-file ## Build, tag and push every image of the stack to REGISTRY=host/namespace; prints the helm values
+	@deploy/kubernetes/push.sh "$(REGISTRY)"
 
 docker: ## Check for (and on Debian as root, install) the Docker engine and Compose v2
 	@deploy/ensure-docker.sh
