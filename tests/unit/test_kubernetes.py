@@ -390,6 +390,9 @@ def check_front_door(render: Render) -> None:
     assert env["DAGSTER_UI_AUTH"] == "basic"
     assert {"DAGSTER_UI_PASSWORD", "DAGSTER_VIEWER_PASSWORD"} <= render.container_env(proxy)
     port = render.named("Service", webservers[0])["spec"]["ports"][0]["port"]
+    for name in webservers:  # the chart's probe defaults to port 80, whatever the webserver's port
+        webserver = render.container(name)
+        assert webserver["readinessProbe"]["httpGet"]["port"] == webserver["ports"][0]["containerPort"] == port
     for variable, service in zip(("DAGSTER_UI_UPSTREAM", "DAGSTER_READONLY_UPSTREAM"), webservers, strict=True):
         assert env[variable] == f"{service}.{NAMESPACE}.svc.cluster.local:{port}"
         render.named("Service", service)
@@ -562,3 +565,9 @@ def test_an_invalid_manifest_fails_kubernetes_validation(broken):
 
     with pytest.raises(AssertionError):
         check_kubernetes_schemas(broken(typo))
+
+
+def test_the_chart_s_default_webserver_port_fails(broken):
+    # Unset, the webservers listen on 80 while the probe and the proxy expect compose's 3000.
+    with pytest.raises(AssertionError):
+        check_front_door(broken(lambda values: values["dagsterWebserver"].pop("service")))
