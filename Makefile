@@ -20,7 +20,7 @@ LOCKS := deploy/runtime.lock deploy/requirements.lock $(wildcard code_locations/
 .PHONY: help up down clean ps logs backup restore drop sql lint bench bench-smoke test test-unit test-integration test-faults images docker lock env-file chromium screenshots k8s-manifests push
 
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 up: docker .stack/images.env env-file ## Build what is missing, start the stack, wait until every service is healthy
 	@export IMAGE_TAG="$$(deploy/image-tag.sh)"; \
