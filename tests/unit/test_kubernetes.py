@@ -571,3 +571,22 @@ def test_the_chart_s_default_webserver_port_fails(broken):
     # Unset, the webservers listen on 80 while the probe and the proxy expect compose's 3000.
     with pytest.raises(AssertionError):
         check_front_door(broken(lambda values: values["dagsterWebserver"].pop("service")))
+
+
+def test_probes_and_one_shot_commands_are_compose_s(rendered):
+    # Paths inside the images (deploy/...) are compose's: a move there must move here too.
+    services = load_yaml("docker-compose.yml")["services"]
+
+    def compose_probe(service: str) -> list[str]:
+        test = services[service]["healthcheck"]["test"]
+        if test[0] == "CMD-SHELL":
+            return ["sh", "-c", test[1].replace("$$", "$")]
+        command = test[1:]
+        return command[2:] if command[0].endswith("/cached-check") else command
+
+    for location in rendered.locations():
+        assert rendered.code_server(location)["readinessProbe"]["exec"]["command"] == compose_probe(f"code-{location}")
+    for name, service in (("dagster-stack-proxy", "proxy"), ("dagster-stack-pgbouncer", "pgbouncer")):
+        assert rendered.container(name)["readinessProbe"]["exec"]["command"] == compose_probe(service)
+    migrate = rendered.named("Job", "dagster-stack-migrate")["spec"]["template"]["spec"]["containers"][0]
+    assert migrate["command"] == services["migrate"]["command"]
