@@ -17,10 +17,10 @@ BENCH_STACK := bench/stack.env
 export UV_SYSTEM_CERTS := 1
 LOCKS := deploy/images/runtime.lock deploy/images/dagster.lock $(wildcard code_locations/*/requirements.lock) tests/requirements.lock
 
-.PHONY: help up dev production start base-images new-location reload down clean ps logs backup restore drop sql lint bench bench-smoke test test-unit test-integration test-faults images docker lock env-file chromium screenshots
+.PHONY: help up dev production start base-images new-location reload down clean ps logs backup restore drop sql lint bench bench-smoke test test-unit test-integration test-faults images docker lock env-file chromium screenshots k8s-manifests push
 
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 up: docker base-images env-file images production start ## Build what is missing, start the stack, wait until every service is healthy
 	@deploy/scripts/print-urls.sh
@@ -128,6 +128,17 @@ bench-smoke: ## The benchmark in quick mode: proves the harness works, judges no
 
 images: docker base-images env-file ## Build the stack's images (only what changed)
 	@deploy/scripts/build-images.sh
+
+# Kubernetes (deploy/kubernetes, docs/kubernetes.md). test-unit runs the same checks.
+k8s-manifests: $(VENV)/.installed ## Render Dagster's Helm chart with deploy/kubernetes/values.yaml into .stack/k8s/ and check it offline
+	@mkdir -p .stack/k8s
+	@deploy/kubernetes/render.sh .stack/k8s/manifests.yaml
+	$(PYTEST) -q tests/unit/test_kubernetes.py
+
+unexport REGISTRY
+push: export PUSH_REGISTRY = $(value REGISTRY)
+push: $(VENV)/.installed docker base-images env-file ## Build, tag and push every image of the stack to REGISTRY=host/namespace; prints the helm values
+	@deploy/kubernetes/push.sh "$$PUSH_REGISTRY"
 
 docker: ## Check for (and on Debian as root, install) the Docker engine and Compose v2
 	@deploy/scripts/ensure-docker.sh

@@ -6,6 +6,9 @@
 #   DAGSTER_UI_HOSTNAMES   the names the UI is reached by (Host header), besides BIND_ADDRESS
 #   DAGSTER_UI_ALLOWED_ORIGINS  further origins whose pages may send requests (e.g. an SSO proxy's)
 #   DAGSTER_UI_TLS         on: HTTPS with /etc/dagster-proxy/tls/{cert,key}.pem, self-signed if absent
+#   DAGSTER_UI_UPSTREAM / DAGSTER_READONLY_UPSTREAM  host:port of the two webservers (compose's
+#                          service names by default; fully qualified names on Kubernetes)
+#   DAGSTER_UI_RESOLVER    the DNS server nginx asks for them (default: /etc/resolv.conf's first)
 # Passwords are hashed straight from the environment into files only nginx reads: never on a
 # command line, never in the image.
 set -euo pipefail
@@ -41,6 +44,19 @@ write_login() {
 
 write_login operators "Dagster" "${DAGSTER_UI_USER:-admin}" "${DAGSTER_UI_PASSWORD:-}"
 write_login viewers "Dagster (read-only)" "${DAGSTER_VIEWER_USER:-viewer}" "${DAGSTER_VIEWER_PASSWORD:-}"
+
+# Where the webservers are, and who resolves their names while nginx runs (nginx's resolver
+# uses no search domains: on Kubernetes the names must be fully qualified).
+write_upstream() {
+  local who="$1" address="$2"
+  [[ "$address" =~ ^[A-Za-z0-9.-]+:[0-9]+$ ]] || die "upstream '$address' is not host:port"
+  printf 'set $upstream http://%s;\n' "$address" >"$run/upstream-$who.conf"
+}
+write_upstream operators "${DAGSTER_UI_UPSTREAM:-webserver:3000}"
+write_upstream viewers "${DAGSTER_READONLY_UPSTREAM:-webserver-readonly:3000}"
+resolver="${DAGSTER_UI_RESOLVER:-$(awk '$1 == "nameserver" { print $2; exit }' /etc/resolv.conf)}"
+[[ "$resolver" =~ ^[0-9.]+$ ]] || die "DAGSTER_UI_RESOLVER: '$resolver' is not an IPv4 address"
+echo "resolver $resolver valid=2s ipv6=off;" >"$run/resolver.conf"
 
 hostnames="${DAGSTER_UI_HOSTNAMES:-localhost,127.0.0.1}"
 hostnames="${hostnames//,/ }"

@@ -84,7 +84,8 @@ def test_a_json_post_with_the_login_launches(stack):
     )
     launched = response.json()["data"]["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
-    assert run_count(stack) == before + 1
+    # At least this run: automation may start one of its own meanwhile.
+    assert run_count(stack) >= before + 1
     assert stack.wait_for_run(launched["run"]["runId"]) == "SUCCESS"
 
 
