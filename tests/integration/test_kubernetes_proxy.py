@@ -63,7 +63,6 @@ def proxy(tmp_path_factory):
             # A stand-in webserver that says which one it is.
             script = f"import http.server as h; open('index.html','w').write('{variable}'); h.test(h.SimpleHTTPRequestHandler, port={port}, bind='0.0.0.0')"
             started.append(docker("run", "-d", "--network", name, "--network-alias", host, "-w", "/tmp", runtime_image, "python", "-c", script))
-            )
         port, readonly_port = free_port(0), free_port(0)
         args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
         started.append(
