@@ -40,4 +40,4 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="session")
 def stack():
-    yield from running(Stack.from_files(FAULT_ENV_FILES))
+    yield from running(Stack.from_environment(FAULT_ENV_FILES))
