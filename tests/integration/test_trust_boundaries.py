@@ -1,6 +1,7 @@
 """Trust boundaries on the live stack (docs/security.md): whoever drops files is no operator,
 `make sql` without WRITE=1 changes nothing, data shows as text, and no dropped version is lost."""
 
+import json
 import os
 import subprocess
 import uuid
@@ -149,3 +150,104 @@ def test_a_redrop_keeps_both_archived_versions(stack):
     root = stack.s3()
     kept = sorted(root.get_object(Bucket=stack.settings["LANDING_BUCKET"], Key=item["Key"])["Body"].read() for item in archived)
     assert kept == sorted([first, second]), [item["Key"] for item in archived]
+
+
+def repository_origin(node):
+    """The run body's repository origin: where its image and container context are stored."""
+    if isinstance(node, dict):
+        if node.get("__class__") == "RepositoryPythonOrigin":
+            return node
+        children = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    return next((found for child in children if (found := repository_origin(child)) is not None), None)
+
+
+TAMPERED_RUNS = {
+    "privileged": lambda origin: origin.update(container_context={"docker": {"container_kwargs": {"privileged": True}}}),
+    "socket bind": lambda origin: origin.update(container_context={"docker": {"container_kwargs": {
+        "volumes": {"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}}}}}),
+    "foreign env var": lambda origin: origin.update(container_context={"docker": {"env_vars": ["LD_PRELOAD=/tmp/x.so"]}}),
+    "foreign image": lambda origin: origin.update(container_image=origin["container_image"].rsplit(":", 1)[0] + ":planted"),
+}
+
+
+def test_a_queued_run_edited_to_ask_for_more_is_refused_and_starts_nothing(stack):
+    stack.wait_until_idle()
+    stack.compose("stop", "daemon")
+    try:
+        runs = {}
+        for name, tamper in TAMPERED_RUNS.items():
+            run_id = stack.launch("ingestion", "inventory_job")
+            body = json.loads(stack.psql(f"SELECT run_body FROM runs WHERE run_id = '{run_id}'"))
+            tamper(repository_origin(body))
+            stack.psql(f"UPDATE runs SET run_body = $body${json.dumps(body)}$body$ WHERE run_id = '{run_id}'")
+            runs[name] = run_id
+    finally:
+        stack.compose("start", "daemon")
+    for name, run_id in runs.items():
+        assert stack.wait_for_run(run_id) == "FAILURE", name
+        assert stack.run_container(run_id) is None, f"{name}: a container was created"
+        assert any("asks for more than the stack gives runs" in error for error in stack.run_errors(run_id)), name
+    # The stack's own runs still start.
+    assert stack.wait_for_run(stack.launch("ingestion", "inventory_job")) == "SUCCESS"
+
+
+# Runs in a service container, against the socket proxy, as its clients do (docker-py, DOCKER_HOST).
+SOCKET_PROBE = """
+import json, sys
+import docker
+client, image, network, service = docker.from_env(), sys.argv[1], sys.argv[2], sys.argv[3]
+worker = {"dagster-stack/role": "run-worker"}
+answers = {}
+
+def attempt(name, call):
+    try:
+        call()
+        answers[name] = "allowed"
+    except docker.errors.APIError as error:
+        answers[name] = f"{error.status_code} {error.explanation}"
+
+def create(**kwargs):
+    return client.containers.create(**{"image": image, "command": ["true"], "labels": worker, "network": network, **kwargs})
+
+attempt("privileged", lambda: create(privileged=True))
+attempt("socket bind", lambda: create(volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}}))
+attempt("host bind", lambda: create(volumes={"/": {"bind": "/host", "mode": "ro"}}))
+attempt("host network", lambda: create(network=None, network_mode="host"))
+attempt("added capability", lambda: create(cap_add=["SYS_ADMIN"]))
+attempt("host pid", lambda: create(pid_mode="host"))
+attempt("unlabelled", lambda: create(labels={}))
+attempt("foreign image", lambda: create(image="python:3.11-slim-bookworm"))
+attempt("inspect a service", lambda: client.containers.get(service))
+attempt("image pull", lambda: client.images.pull("alpine", tag="latest"))
+worker_container = create(command=["python", "-c", "print('hello from a run worker')"])
+attempt("exec", lambda: client.api.exec_create(worker_container.id, "id"))
+worker_container.start()
+answers["wait"] = worker_container.wait(timeout=60)["StatusCode"]
+answers["logs"] = worker_container.logs().decode().strip()
+worker_container.remove()
+print(json.dumps(answers))
+"""
+
+
+def test_the_socket_proxy_lets_through_run_workers_only(stack):
+    image = stack.code_location_images()["ingestion"]
+    (webserver,) = stack.service_containers("webserver")
+    result = stack.compose("exec", "-T", "daemon", "python", "-c", SOCKET_PROBE, image, stack.network, webserver.name)
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answers.pop("wait") == 0 and answers.pop("logs") == "hello from a run worker"
+    assert {name: answer.split(" ", 1)[0] for name, answer in answers.items()} == dict.fromkeys(answers, "403"), answers
+    assert all("docker-socket-proxy refused" in answer for answer in answers.values()), answers
+
+
+def test_only_the_proxy_holds_the_docker_socket_and_only_its_clients_reach_it(stack):
+    for container in stack.service_containers(*[service["Service"] for service in stack.services()]):
+        binds = container.attrs["HostConfig"].get("Binds") or []
+        holds = any("docker.sock" in bind for bind in binds)
+        assert holds == (container.labels["com.docker.compose.service"] == "docker-proxy"), container.name
+    probe = "import docker; docker.DockerClient(base_url='tcp://docker-proxy:2375').ping()"
+    refused = stack.compose("exec", "-T", "code-ingestion", "python", "-c", probe, check=False)
+    assert refused.returncode != 0 and "docker-socket-proxy refused" in refused.stderr, refused.stderr

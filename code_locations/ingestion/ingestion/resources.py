@@ -1,6 +1,7 @@
 """Resources: the stack's S3 store, the landing zone users drop files into, and the table store."""
 
 import json
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +13,7 @@ ERROR_REPORT_SUFFIX = ".error.json"
 # The longest ETag kept in a name: an MD5 (32 hex digits), or a multipart upload's "<md5>-<parts>".
 ETAG_ROOM = 40
 PRECONDITION_FAILED = ("412", "PreconditionFailed")
+COPY_CHUNK_BYTES = 1 << 20
 
 
 def archived_folder(key: str) -> str:
@@ -61,8 +63,10 @@ class LandingZone(dg.ConfigurableResource):
 
     def download(self, key: str, path: Path, etag: str) -> None:
         """The version whose ETag is `etag`; a newer upload meanwhile fails the download (412)."""
-        # download_file streams to disk (multipart ranges for big objects): memory stays small.
-        self.client().download_file(self.bucket, key, str(path), ExtraArgs={"IfMatch": etag})
+        body = self.client().get_object(Bucket=self.bucket, Key=key, IfMatch=etag)["Body"]
+        # Streamed to disk in chunks: memory stays small, whatever the file's size.
+        with body, path.open("wb") as local:
+            shutil.copyfileobj(body, local, COPY_CHUNK_BYTES)
 
     def newest_archived(self, key: str) -> str | None:
         """The key of the latest handled version of `key` under processed/, if any is kept."""
