@@ -33,7 +33,10 @@ if ! command -v mc >/dev/null 2>&1; then
     ']}' >"$policy"
   # The root's password goes to curl in a file, never on its command line.
   (umask 077; printf 'user = "%s:%s"\n' "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/tmp/root.curlrc)
-  curl -fsS -K /tmp/root.curlrc --aws-sigv4 "aws:amz:us-east-1:s3" -X PUT -H "Content-Type: application/json" --data-binary "@$policy" "http://minio:9000/$S3_UPLOAD_BUCKET?policy"
+  # curl 7.88 signs neither the payload's hash unless given it, nor a bare `?policy` right.
+  curl -fsS -K /tmp/root.curlrc --aws-sigv4 "aws:amz:us-east-1:s3" -X PUT -H "Content-Type: application/json" \
+    -H "x-amz-content-sha256: $(sha256sum "$policy" | cut -d' ' -f1)" --data-binary "@$policy" \
+    "http://minio:9000/$S3_UPLOAD_BUCKET?policy="
   echo "s3-identity: SeaweedFS identities are set by the store's entrypoint; the $S3_UPLOAD_BUCKET bucket policy is set"
   exit 0
 fi

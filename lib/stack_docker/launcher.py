@@ -37,8 +37,12 @@ def container_context_problems(context: Mapping[str, Any] | None, allowed_env_va
 
 
 class StackDockerRunLauncher(DockerRunLauncher):
-    def __init__(self, allowed_run_env_vars: Sequence[str] | None = None, **docker_config):
+    def __init__(self, allowed_run_env_vars: Sequence[str] | None = None, run_cpus: str | None = None, **docker_config):
         self.allowed_run_env_vars = list(allowed_run_env_vars or [])
+        if run_cpus:
+            # dagster.yaml cannot read the environment inside container_kwargs: the limit comes here.
+            kwargs = docker_config.get("container_kwargs") or {}
+            docker_config["container_kwargs"] = {**kwargs, "nano_cpus": int(float(run_cpus) * 1e9)}
         super().__init__(**docker_config)
 
     @classmethod
@@ -48,6 +52,9 @@ class StackDockerRunLauncher(DockerRunLauncher):
             "allowed_run_env_vars": dg.Field(
                 dg.Array(str), is_required=False,
                 description="Variables a code location's container context may pass to its runs (names only).",
+            ),
+            "run_cpus": dg.Field(
+                dg.StringSource, is_required=False, description="CPUs each run container may use (e.g. 1.5)."
             ),
         }
 
@@ -62,10 +69,10 @@ class StackDockerRunLauncher(DockerRunLauncher):
     def check_run(self, run: dg.DagsterRun, workspace) -> None:
         """Raises RunRefused unless the run's image and container context are the stack's."""
         origin = run.job_code_origin.repository_origin if run.job_code_origin else None
-        if origin is None:
+        if origin is None or run.remote_job_origin is None:
             raise RunRefused(f"Run {run.run_id} names no code location; refused, nothing started.")
         problems = container_context_problems(origin.container_context, self.allowed_run_env_vars)
-        location = origin.code_location_origin.location_name
+        location = run.remote_job_origin.location_name
         served = _served_image(workspace, location)
         if origin.container_image != served:
             problems.append(f"image {origin.container_image!r}, where code location {location!r} serves {served!r}")
