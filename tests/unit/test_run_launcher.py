@@ -52,8 +52,13 @@ def test_dagster_yaml_configures_the_stack_launcher_with_what_code_analytics_pas
     assert container_context_problems(passed, config["config"]["allowed_run_env_vars"]) == []
 
 
-def test_the_instance_builds_the_launcher_from_its_config():
+def test_the_instance_builds_the_launcher_from_its_config(monkeypatch):
+    monkeypatch.setenv("RUN_CPU_LIMIT", "1.5")
     config = instance_launcher_config()
     with dg.instance_for_test(overrides={"run_launcher": {**config, "config": {**config["config"], "network": "n"}}}) as instance:
-        assert isinstance(instance.run_launcher, StackDockerRunLauncher)
-        assert instance.run_launcher.allowed_run_env_vars == config["config"]["allowed_run_env_vars"]
+        launcher = instance.run_launcher
+        assert isinstance(launcher, StackDockerRunLauncher)
+        assert launcher.allowed_run_env_vars == config["config"]["allowed_run_env_vars"]
+        # The CPU limit from the environment joins dagster.yaml's fixed run container settings.
+        assert launcher.container_kwargs["nano_cpus"] == 1_500_000_000
+        assert launcher.container_kwargs["cap_drop"] == ["ALL"]
