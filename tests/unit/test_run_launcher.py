@@ -47,8 +47,7 @@ def test_dagster_yaml_configures_the_stack_launcher_with_what_code_analytics_pas
     config = instance_launcher_config()
     assert (config["module"], config["class"]) == ("stack_docker.launcher", "StackDockerRunLauncher")
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
-    command = compose["services"]["code-analytics"]["command"]
-    passed = json.loads(command[command.index("--container-context") + 1])
+    passed = json.loads(compose["services"]["code-analytics"]["environment"]["DAGSTER_CONTAINER_CONTEXT"])
     assert container_context_problems(passed, config["config"]["allowed_run_env_vars"]) == []
 
 
