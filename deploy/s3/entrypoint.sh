@@ -32,23 +32,38 @@ json_string() {
   printf '"%s"' "$1"
 }
 
-# The root identity may do anything; the stack's identity (S3_APP_*) only reads and writes the
-# buckets in S3_APP_BUCKETS. SeaweedFS reads this file at start, so a changed .env applies on restart.
-write_identities() {
-  local app_actions="" bucket action
-  for bucket in ${S3_APP_BUCKETS//,/ }; do
-    for action in Read Write List Tagging; do
-      app_actions+="${app_actions:+,}$(json_string "$action:$bucket")"
+# SeaweedFS grants actions per bucket ("Write:landing"); what the uploader may not do inside landing
+# (delete, or write under processed/ and quarantine/) a bucket policy denies (deploy/s3/identity.sh).
+actions_on() {
+  local buckets="$1" actions="$2" listed="" bucket action
+  for bucket in ${buckets//,/ }; do
+    for action in $actions; do
+      listed+="${listed:+,}$(json_string "$action:$bucket")"
     done
   done
+  printf '%s' "$listed"
+}
+
+# One identity, if its access key is set: name, access key, secret key, actions (JSON strings).
+identity() {
+  [ -n "$2" ] || return 0
+  printf ',{"name":%s,"credentials":[{"accessKey":%s,"secretKey":%s}],"actions":[%s]}' \
+    "$(json_string "$1")" "$(json_string "$2")" "$(json_string "${3:?the secret key of $1 is not set}")" "$4"
+}
+
+# Who may do what (docs/security.md): the root anything; the services (S3_APP_*) read and write
+# the stack's buckets; uploaders (S3_UPLOAD_*) put files into landing; readers (S3_READ_*) read the
+# buckets in S3_READ_BUCKETS. SeaweedFS reads this file at start: a changed .env applies on restart.
+write_identities() {
   printf '{"identities":[' >"$1"
   printf '{"name":"root","credentials":[{"accessKey":%s,"secretKey":%s}],"actions":["Admin","Read","List","Tagging","Write"]}' \
     "$(json_string "$MINIO_ROOT_USER")" "$(json_string "$MINIO_ROOT_PASSWORD")" >>"$1"
-  if [ -n "${S3_APP_ACCESS_KEY:-}" ]; then
-    printf ',{"name":"stack","credentials":[{"accessKey":%s,"secretKey":%s}],"actions":[%s]}' \
-      "$(json_string "$S3_APP_ACCESS_KEY")" "$(json_string "${S3_APP_SECRET_KEY:?S3_APP_SECRET_KEY is not set}")" \
-      "$app_actions" >>"$1"
-  fi
+  identity stack "${S3_APP_ACCESS_KEY:-}" "${S3_APP_SECRET_KEY:-}" \
+    "$(actions_on "${S3_APP_BUCKETS:-}" "Read Write List Tagging")" >>"$1"
+  identity uploader "${S3_UPLOAD_ACCESS_KEY:-}" "${S3_UPLOAD_SECRET_KEY:-}" \
+    "$(actions_on "${S3_UPLOAD_BUCKET:-}" "Write")" >>"$1"
+  identity reader "${S3_READ_ACCESS_KEY:-}" "${S3_READ_SECRET_KEY:-}" \
+    "$(actions_on "${S3_READ_BUCKETS:-}" "Read List")" >>"$1"
   printf ']}\n' >>"$1"
 }
 

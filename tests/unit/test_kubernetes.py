@@ -35,6 +35,8 @@ RELEASE, NAMESPACE = "dagster", "dagster"
 # the run queue's limit, which the chart needs as a literal.
 COMPOSE_ONLY = {
     "DAGSTER_NETWORK",
+    # The Docker launcher's CPU limit per run container; Kubernetes sets resources itself.
+    "RUN_CPU_LIMIT",
     "DAGSTER_MAX_CONCURRENT_RUNS",
     "DAGSTER_POSTGRES_HOST",
     "DAGSTER_POSTGRES_PORT",
