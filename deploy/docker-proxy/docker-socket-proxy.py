@@ -62,6 +62,13 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock.connect(self.socket_path)
 
 
+def is_dev_code_mount(bind: object) -> bool:
+    """In dev mode (STACK_DEV_CODE_ROOT set), a location's folder mounted read-only over its code."""
+    root = os.environ.get("STACK_DEV_CODE_ROOT")
+    pattern = rf"{re.escape(root)}/[a-z][a-z0-9_]*:/opt/dagster/app:ro" if root else None
+    return bool(pattern) and isinstance(bind, str) and re.fullmatch(pattern, bind) is not None
+
+
 def create_refusal(body: bytes, image_prefixes: list[str]) -> str | None:
     """Why a container create is refused, or None."""
     try:
@@ -76,12 +83,16 @@ def create_refusal(body: bytes, image_prefixes: list[str]) -> str | None:
     image = spec.get("Image")
     if not isinstance(image, str) or not any(image.startswith(prefix) for prefix in image_prefixes):
         return f"image {image!r} is not one of the stack's ({', '.join(image_prefixes)}...)"
-    if spec.get("Volumes") or spec.get("User") in ("0", "root"):
-        return "volumes and the root user are not for run workers"
     host = spec.get("HostConfig") or {}
     if not isinstance(host, dict):
         return "HostConfig is not a JSON object"
-    refused = sorted(key for key, value in host.items() if value and key not in ALLOWED_HOST_CONFIG)
+    binds = host.get("Binds") or []
+    if binds and not all(is_dev_code_mount(bind) for bind in binds):
+        return "host folders may not be mounted (in dev mode only a location's own code, read-only)"
+    declared = {"/opt/dagster/app": {}} if binds else None
+    if (spec.get("Volumes") and spec.get("Volumes") != declared) or spec.get("User") in ("0", "root"):
+        return "volumes and the root user are not for run workers"
+    refused = sorted(key for key, value in host.items() if value and key not in ALLOWED_HOST_CONFIG | {"Binds"})
     if refused:
         return f"HostConfig {', '.join(refused)} may not be set"
     network = host.get("NetworkMode") or ""

@@ -8,6 +8,8 @@ starts: its image must be one a loaded code location serves now, and its contain
 name only environment variables on the allowlist (dagster.yaml), taken from the daemon's own.
 """
 
+import json
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,14 +23,32 @@ class RunRefused(Exception):
     """The run asked for more than the stack gives runs; nothing was started."""
 
 
-def container_context_problems(context: Mapping[str, Any] | None, allowed_env_vars: Sequence[str]) -> list[str]:
-    """What in a run's container context is beyond the allowlist: only env var names may be given."""
+def dev_mount(location: str) -> str | None:
+    """In dev mode (make dev), the one mount a location's runs may have: its own folder of the
+    checkout, read-only, over the code in its image. STACK_DEV_CODE_ROOT is set only then."""
+    root = os.environ.get("STACK_DEV_CODE_ROOT")
+    return f"{root}/{location}:/opt/dagster/app:ro" if root else None
+
+
+def location_env_vars(location: str) -> list[str]:
+    """The names a location's own .env gives its runs (deploy/scripts/derived-compose.py)."""
+    return json.loads(os.environ.get("STACK_LOCATION_ENV_VARS") or "{}").get(location, [])
+
+
+def container_context_problems(
+    context: Mapping[str, Any] | None, allowed_env_vars: Sequence[str], allowed_mount: str | None = None
+) -> list[str]:
+    """What in a run's container context is beyond the allowlist: only env var names may be given
+    (and, in dev mode, the location's own read-only code mount)."""
     problems = []
     context = dict(context or {})
     docker = context.pop("docker", None) or {}
     problems += [f"container context setting '{key}'" for key in context if key != "env_vars"]
     if not isinstance(docker, Mapping):
         return [*problems, "a docker container context that is not a mapping"]
+    docker = dict(docker)
+    if allowed_mount and docker.get("container_kwargs") == {"volumes": [allowed_mount]}:
+        docker.pop("container_kwargs")
     problems += [f"docker setting '{key}'" for key in docker if key != "env_vars"]
     for name in [*(context.get("env_vars") or []), *(docker.get("env_vars") or [])]:
         if not isinstance(name, str) or name not in allowed_env_vars:
@@ -71,8 +91,10 @@ class StackDockerRunLauncher(DockerRunLauncher):
         origin = run.job_code_origin.repository_origin if run.job_code_origin else None
         if origin is None or run.remote_job_origin is None:
             raise RunRefused(f"Run {run.run_id} names no code location; refused, nothing started.")
-        problems = container_context_problems(origin.container_context, self.allowed_run_env_vars)
         location = run.remote_job_origin.location_name
+        problems = container_context_problems(
+            origin.container_context, [*self.allowed_run_env_vars, *location_env_vars(location)], dev_mount(location)
+        )
         served = _served_image(workspace, location)
         if origin.container_image != served:
             problems.append(f"image {origin.container_image!r}, where code location {location!r} serves {served!r}")

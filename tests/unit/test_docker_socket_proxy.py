@@ -67,3 +67,35 @@ def test_anything_reaching_the_host_is_refused(changes):
 @pytest.mark.parametrize("body", [b"not json", b"[1]", b""])
 def test_a_body_that_is_no_create_is_refused(body):
     assert proxy.create_refusal(body, PREFIXES)
+
+
+DEV_BIND = "/checkout/code_locations/ingestion:/opt/dagster/app:ro"
+
+
+def dev_create(binds: list[str]) -> bytes:
+    """What docker-py sends for a run with `volumes` in its container kwargs."""
+    spec = json.loads(create())
+    spec["Volumes"] = {"/opt/dagster/app": {}}
+    spec["HostConfig"]["Binds"] = binds
+    return json.dumps(spec).encode()
+
+
+def test_a_locations_code_mount_passes_in_dev_mode_only(monkeypatch):
+    assert proxy.create_refusal(dev_create([DEV_BIND]), PREFIXES), "outside dev mode"
+    monkeypatch.setenv("STACK_DEV_CODE_ROOT", "/checkout/code_locations")
+    assert proxy.create_refusal(dev_create([DEV_BIND]), PREFIXES) is None
+
+
+@pytest.mark.parametrize(
+    "bind",
+    [
+        "/checkout/code_locations/ingestion:/opt/dagster/app:rw",
+        "/checkout/code_locations/ingestion:/opt/dagster/app",
+        "/var/run/docker.sock:/opt/dagster/app:ro",
+        "/checkout/code_locations/../..:/opt/dagster/app:ro",
+        "/checkout/code_locations/ingestion:/etc:ro",
+    ],
+)
+def test_in_dev_mode_nothing_but_a_locations_code_read_only(monkeypatch, bind):
+    monkeypatch.setenv("STACK_DEV_CODE_ROOT", "/checkout/code_locations")
+    assert proxy.create_refusal(dev_create([bind]), PREFIXES)

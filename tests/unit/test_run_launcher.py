@@ -61,3 +61,14 @@ def test_the_instance_builds_the_launcher_from_its_config(monkeypatch):
         # The CPU limit from the environment joins dagster.yaml's fixed run container settings.
         assert launcher.container_kwargs["nano_cpus"] == 1_500_000_000
         assert launcher.container_kwargs["cap_drop"] == ["ALL"]
+
+
+DEV_CONTEXT = {"docker": {"container_kwargs": {"volumes": ["/checkout/code_locations/ingestion:/opt/dagster/app:ro"]}}}
+
+
+def test_dev_mode_allows_a_locations_own_code_mount_and_nothing_else():
+    mount = "/checkout/code_locations/ingestion:/opt/dagster/app:ro"
+    assert container_context_problems(DEV_CONTEXT, ALLOWED, allowed_mount=mount) == []
+    assert container_context_problems(DEV_CONTEXT, ALLOWED, allowed_mount=None), "outside dev mode"
+    other = {"docker": {"container_kwargs": {"volumes": ["/:/host:rw"]}}}
+    assert container_context_problems(other, ALLOWED, allowed_mount=mount)
