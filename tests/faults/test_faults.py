@@ -392,6 +392,7 @@ def big_orders_csv(tmp_path_factory):
     return path
 
 
+@pytest.mark.large_files
 def test_10_three_500_mb_uploads_beside_bursts_leave_the_store_up_and_are_ingested(stack, measured, big_orders_csv):
     """Each round uploads a 500 MB orders file with boto3's default transfer settings (8 MB parts,
     10 at once) while 20 small files are dropped; the store must take it all without a restart or
