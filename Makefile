@@ -15,9 +15,15 @@ FAULT_STACK := tests/faults/stack.env
 BENCH_STACK := bench/stack.env
 # uv ships its own CA roots; the host's store also holds a TLS-inspecting proxy's CA, if any.
 export UV_SYSTEM_CERTS := 1
+# Every variable given on the command line (FILE, KEY, Q, WRITE, YES, SERVICE, ...) reaches recipes
+# as data: made a simple variable holding its literal text, exported as is. Otherwise make expands
+# it when exporting it, running any $(shell ...) in it and eating every `$x`; recipes read such
+# variables from the environment ($$NAME), never as $(NAME) pasted into shell text.
+$(foreach name,$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $v)),$v)),\
+  $(eval override $(name) := $$(value $(name)))$(eval export $(name)))
 LOCKS := deploy/images/runtime.lock deploy/images/dagster.lock $(wildcard code_locations/*/requirements.lock) tests/requirements.lock
 
-.PHONY: help up dev production start base-images new-location reload down clean ps logs backup restore drop sql lint bench bench-smoke test test-unit test-integration test-faults images docker lock env-file chromium screenshots k8s-manifests push
+.PHONY: help up dev production start base-images new-location reload down clean ps logs backup restore drop sql lint bench bench-smoke test test-unit test-integration test-faults images docker lock env-file chromium screenshots k8s-manifests push test-large-files
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -57,8 +63,17 @@ logs: ## Follow every service's logs (SERVICE=name for one; installs nothing)
 backup: docker ## Dump the stack's Postgres to backups/ (consistent while running) and list what else holds state
 	@deploy/scripts/backup.sh
 
+restore: export RESTORE_FILE = $(value FILE)
 restore: docker ## Restore FILE=backups/<dump> into the running stack, replacing its history (asks; YES=1 skips)
-	@deploy/scripts/restore.sh "$(FILE)"
+	@deploy/scripts/restore.sh "$$RESTORE_FILE"
+
+# $(call with_s3_key,ROLE) runs compose with the S3 key S3_<ROLE>_* of the stack's env file in
+# its environment, from which `exec $(S3_KEY_VARIABLES)` hands it to the one command: no secret on
+# a command line, and the container keeps its own.
+with_s3_key = env_file="$${STACK_ENV:-.env}"; \
+	AWS_ACCESS_KEY_ID="$$(. "$$env_file"; printf %s "$${S3_$(1)_ACCESS_KEY:-}")" \
+	AWS_SECRET_ACCESS_KEY="$$(. "$$env_file"; printf %s "$${S3_$(1)_SECRET_KEY:-}")" $(COMPOSE)
+S3_KEY_VARIABLES := -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY
 
 unexport NAME
 new-location: export NEW_LOCATION = $(value NAME)
@@ -83,16 +98,10 @@ drop: ## Upload FILE=path into the landing bucket (KEY=name to store it under an
 	@if [ -z "$$DROP_FILE" ]; then echo "usage: make drop FILE=samples/orders-2024-05-01.csv [KEY=incoming/orders.csv]"; exit 2; fi; \
 	if [ ! -f "$$DROP_FILE" ]; then echo "error: '$$DROP_FILE' is not a file"; exit 2; fi; \
 	key="$${DROP_KEY:-$$(basename -- "$$DROP_FILE")}"; \
-	$(COMPOSE) exec -T webserver python /opt/dagster/deploy/drop.py "$$key" < "$$DROP_FILE"
+	$(call with_s3_key,UPLOAD) exec -T $(S3_KEY_VARIABLES) webserver python /opt/dagster/deploy/drop.py "$$key" < "$$DROP_FILE"
 
 sql: docker ## Query the warehouse: Q="select ..." prints one statement's result; no Q opens a prompt (read-only; WRITE=1 allows changes)
-	@# Q and WRITE are read from the environment (make exports command-line variables), so any
-	@# quotes in the statement reach DuckDB untouched.
-	@if [ -n "$${Q:-}" ]; then \
-	  $(COMPOSE) exec -T -e WAREHOUSE_WRITE="$${WRITE:-}" code-analytics python -m analytics.sql "$$Q"; \
-	else \
-	  $(COMPOSE) exec -e WAREHOUSE_WRITE="$${WRITE:-}" code-analytics python -m analytics.sql; \
-	fi
+	@deploy/scripts/sql.sh
 
 test: lint test-unit bench-smoke test-integration test-faults ## Lint, unit tests, a quick bench, integration tests, then the fault suite, each live part on a throwaway stack
 
@@ -118,7 +127,10 @@ chromium: ## Check for (and on Debian as root, install) the chromium the browser
 	@deploy/scripts/ensure-package.sh chromium chromium "the browser tests"
 
 test-faults: $(VENV)/.installed docker .stack/images.env ## The fault suite: kills, restarts and outages on a stack of its own (about 5 min)
-	@deploy/scripts/with-stack.sh $(FAULT_STACK) $(PYTEST) tests/faults
+	@deploy/scripts/with-stack.sh $(FAULT_STACK) $(PYTEST) -m "not large_files" tests/faults
+
+test-large-files: $(VENV)/.installed docker base-images ## Fault test 10: three 500 MB uploads beside bursts (fails until ingestion holds 500 MB in bounded memory)
+	@deploy/scripts/with-stack.sh $(FAULT_STACK) $(PYTEST) -m large_files tests/faults
 
 bench: $(VENV)/.installed docker .stack/images.env ## Measure on a stack of its own: cold up, launch and drop latency, a burst, memory, sizes (QUICK=1, REBUILD=1)
 	@deploy/scripts/with-stack.sh $(BENCH_STACK) $(VENV)/bin/python -m bench.run $(if $(QUICK),--quick) $(if $(REBUILD),--rebuild)

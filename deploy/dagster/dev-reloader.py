@@ -30,17 +30,20 @@ def snapshot(folder: str) -> dict[str, float]:
     return found
 
 
-def reload(webserver: DagsterGraphQLClient, location: str) -> None:
+def reload(webserver: DagsterGraphQLClient, location: str) -> bool:
+    """Asks the webserver to reload the location; False if it could not be asked (try again)."""
     started = time.monotonic()
     try:
         info = webserver.reload_repository_location(location)
-    except Exception as error:  # the webserver restarting: report, keep watching
-        print(f"{location}: reload not possible now: {error}", flush=True)
-        return
+    except Exception as error:  # the webserver starting or restarting
+        print(f"{location}: reload not possible yet, trying again: {error}", flush=True)
+        time.sleep(2)
+        return False
     if info.status == ReloadRepositoryLocationStatus.SUCCESS:
         print(f"{location}: reloaded in {time.monotonic() - started:.1f} s", flush=True)
     else:  # e.g. a syntax error in the saved file: the UI shows it on the location too
         print(f"{location}: the code does not load: {info.message}", flush=True)
+    return True
 
 
 def main(watches: list[tuple[str, str]]) -> None:
@@ -52,9 +55,8 @@ def main(watches: list[tuple[str, str]]) -> None:
         time.sleep(POLL_SECONDS)
         for location, folder in watches:
             now = snapshot(folder)
-            if now != seen[location]:
+            if now != seen[location] and reload(webserver, location):
                 seen[location] = now
-                reload(webserver, location)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,27 @@ def prepare_warehouse_catalog(dagster_database: str) -> str:
         for name in (database, dagster_database):
             cursor.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(name)))
     connection.close()
-    return f"role {user} owns the warehouse catalog database {database}"
+    reader = grant_catalog_reader(database, user)
+    return f"role {user} owns the warehouse catalog database {database}; role {reader} may only read it"
+
+
+def grant_catalog_reader(database: str, owner: str) -> str:
+    """The role `make sql` reads the catalog as: SELECT on the owner's tables, now and later."""
+    reader = os.environ["WAREHOUSE_READER_USER"]
+    connection = connect(database)
+    with connection, connection.cursor() as cursor:
+        ensure_login_role(cursor, reader, os.environ["WAREHOUSE_READER_PASSWORD"])
+        for statement in (
+            "GRANT CONNECT ON DATABASE {db} TO {reader}",
+            "GRANT USAGE ON SCHEMA public TO {reader}",
+            "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}",
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public GRANT SELECT ON TABLES TO {reader}",
+        ):
+            cursor.execute(sql.SQL(statement).format(
+                db=sql.Identifier(database), reader=sql.Identifier(reader), owner=sql.Identifier(owner)
+            ))
+    connection.close()
+    return reader
 
 
 def main() -> None:

@@ -32,30 +32,45 @@ json_string() {
   printf '"%s"' "$1"
 }
 
-# The root identity may do anything; the stack's identity (S3_APP_*) only reads and writes the
-# buckets in S3_APP_BUCKETS. SeaweedFS reads this file at start, so a changed .env applies on restart.
-write_identities() {
-  local app_actions="" bucket action
-  for bucket in ${S3_APP_BUCKETS//,/ }; do
-    for action in Read Write List Tagging; do
-      app_actions+="${app_actions:+,}$(json_string "$action:$bucket")"
+# SeaweedFS grants actions per bucket ("Write:landing"); what the uploader may not do inside landing
+# (delete, or write under processed/ and quarantine/) a bucket policy denies (deploy/s3/identity.sh).
+actions_on() {
+  local buckets="$1" actions="$2" listed="" bucket action
+  for bucket in ${buckets//,/ }; do
+    for action in $actions; do
+      listed+="${listed:+,}$(json_string "$action:$bucket")"
     done
   done
+  printf '%s' "$listed"
+}
+
+# One identity, if its access key is set: name, access key, secret key, actions (JSON strings).
+identity() {
+  [ -n "$2" ] || return 0
+  printf ',{"name":%s,"credentials":[{"accessKey":%s,"secretKey":%s}],"actions":[%s]}' \
+    "$(json_string "$1")" "$(json_string "$2")" "$(json_string "${3:?the secret key of $1 is not set}")" "$4"
+}
+
+# Who may do what (docs/security.md): the root anything; the services (S3_APP_*) read and write
+# the stack's buckets; uploaders (S3_UPLOAD_*) put files into landing; readers (S3_READ_*) read the
+# buckets in S3_READ_BUCKETS. SeaweedFS reads this file at start: a changed .env applies on restart.
+write_identities() {
   printf '{"identities":[' >"$1"
   printf '{"name":"root","credentials":[{"accessKey":%s,"secretKey":%s}],"actions":["Admin","Read","List","Tagging","Write"]}' \
     "$(json_string "$MINIO_ROOT_USER")" "$(json_string "$MINIO_ROOT_PASSWORD")" >>"$1"
-  if [ -n "${S3_APP_ACCESS_KEY:-}" ]; then
-    printf ',{"name":"stack","credentials":[{"accessKey":%s,"secretKey":%s}],"actions":[%s]}' \
-      "$(json_string "$S3_APP_ACCESS_KEY")" "$(json_string "${S3_APP_SECRET_KEY:?S3_APP_SECRET_KEY is not set}")" \
-      "$app_actions" >>"$1"
-  fi
+  identity stack "${S3_APP_ACCESS_KEY:-}" "${S3_APP_SECRET_KEY:-}" \
+    "$(actions_on "${S3_APP_BUCKETS:-}" "Read Write List Tagging")" >>"$1"
+  identity uploader "${S3_UPLOAD_ACCESS_KEY:-}" "${S3_UPLOAD_SECRET_KEY:-}" \
+    "$(actions_on "${S3_UPLOAD_BUCKET:-}" "Write")" >>"$1"
+  identity reader "${S3_READ_ACCESS_KEY:-}" "${S3_READ_SECRET_KEY:-}" \
+    "$(actions_on "${S3_READ_BUCKETS:-}" "Read List")" >>"$1"
   printf ']}\n' >>"$1"
 }
 
 mkdir -p "$data_dir"
-# `weed mini` saves the flags of a start in mini.options and reapplies them at the next one, over
-# ours (older versions of this script bound everything to 0.0.0.0). The command line below is the
-# whole configuration, so the saved copy goes; no stored object depends on it.
+# Earlier versions of this image ran `weed mini`, which saved the flags of a start in mini.options
+# and reapplied them at the next one. The command lines below are the whole configuration, so a
+# saved copy goes; no stored object depends on it.
 rm -f "$data_dir/mini.options"
 # Secrets go to the servers in files only this user can read, never on a command line, which
 # any process on the host can read (ps, /proc/PID/cmdline).
@@ -68,12 +83,36 @@ admin_options="$runtime_dir/s3-admin.options"
   printf 'adminUser=%s\nadminPassword=%s\n' "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >"$admin_options"
 )
 
-weed mini -dir="$data_dir" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3=false -admin.ui=false \
+# The container's memory limit in MiB (cgroup v2, then v1); none set counts as 1 GiB.
+memory_limit_mb() {
+  local bytes
+  bytes="$(cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || true)"
+  case "$bytes" in
+    '' | max | *[!0-9]*) echo 1024 ;;
+    *) if [ "$bytes" -ge $((1 << 50)) ]; then echo 1024; else echo $((bytes >> 20)); fi ;;
+  esac
+}
+
+# Go sizes its heap by its own garbage alone and knows nothing of the container's limit: under a
+# 500 MB upload the three processes grew to the limit, the kernel then took back the pages of the
+# weed binary itself, and everything stalled for minutes (gRPC keepalives timed out, then the OOM
+# killer ended it). Each process gets a soft limit (GOMEMLIMIT) from its share of the container's
+# memory, and the S3 gateway holds at most S3_UPLOAD_BUFFER_MB of request bodies at once
+# (more waits), so the page cache keeps room.
+memory_mb="${S3_STORE_MEMORY_MB:-$(memory_limit_mb)}"
+upload_buffer_mb="${S3_UPLOAD_BUFFER_MB:-$((memory_mb / 8))}"
+
+# Master, volume server and filer in one process, on 127.0.0.1 only, with `weed mini`'s single-node
+# sizing (1 GiB volumes, as many as the disk holds) and its data layout. `weed mini` itself also
+# starts an admin server of its own that binds every interface.
+GOMEMLIMIT="$((memory_mb * 40 / 100))MiB" weed server -dir="$data_dir" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+  -filer -s3=false -webdav=false -volume.port=9340 -master.volumeSizeLimitMB=1024 -volume.max=0 \
   -master.telemetry=false &
-weed s3 -ip.bind=0.0.0.0 -port=9000 -filer=127.0.0.1:8888 -config="$identities" \
-  -iam=false -port.iceberg=0 -port.lance=0 &
-weed admin -ip=0.0.0.0 -port=9001 -masters=127.0.0.1:9333 -dataDir="$data_dir/.admin" \
-  -options="$admin_options" &
+GOMEMLIMIT="$((memory_mb * 25 / 100))MiB" weed s3 -ip.bind=0.0.0.0 -port=9000 -filer=127.0.0.1:8888 \
+  -config="$identities" -iam=false -port.iceberg=0 -port.lance=0 \
+  -concurrentUploadLimitMB="$upload_buffer_mb" &
+GOMEMLIMIT="$((memory_mb * 10 / 100))MiB" weed admin -port=9001 -masters=127.0.0.1:9333 \
+  -dataDir="$data_dir/.admin" -options="$admin_options" &
 
 # One process down means the store is down: stop the others and exit, so the restart policy
 # starts all three again.

@@ -69,8 +69,19 @@ def location_settings(root: Path, locations: dict[str, dict], stack_variables: s
         }
         env_files.append(str(env_file))
     if env_files:
-        override["daemon"] = {"env_file": env_files}
+        # The launcher lets each location's runs have its own names, and no other location's.
+        override["daemon"] = {
+            "env_file": env_files,
+            "environment": {"STACK_LOCATION_ENV_VARS": json.dumps(by_location(owner))},
+        }
     return override
+
+
+def by_location(owner: dict[str, str]) -> dict[str, list[str]]:
+    names: dict[str, list[str]] = {}
+    for variable, location in owner.items():
+        names.setdefault(location, []).append(variable)
+    return names
 
 
 def dev_mode(root: Path, locations: dict[str, dict], override: dict, webserver: dict) -> None:
@@ -82,6 +93,9 @@ def dev_mode(root: Path, locations: dict[str, dict], override: dict, webserver: 
         kwargs["volumes"] = [*kwargs.get("volumes", []), mount]
         entry["volumes"] = [mount]
         entry.setdefault("environment", {})["DAGSTER_CONTAINER_CONTEXT"] = json.dumps(context)
+    # The launcher and the Docker socket proxy allow these mounts, and only these, in dev mode.
+    for service in ("daemon", "docker-proxy"):
+        override.setdefault(service, {}).setdefault("environment", {})["STACK_DEV_CODE_ROOT"] = str(root / "code_locations")
     override["dev-reloader"] = {
         "image": webserver["image"],
         "command": ["python", "/opt/dagster/deploy/dev-reloader.py", *(f"{name}=/code/{name}" for name in sorted(locations))],

@@ -27,7 +27,7 @@ Dagster Stack is up ($world).
   Read-only UI   $scheme://$host:${DAGSTER_READONLY_PORT:-3001}    log in as ${DAGSTER_VIEWER_USER:-viewer}, password DAGSTER_VIEWER_PASSWORD in ${STACK_ENV:-.env}
   S3 API         http://$host:${S3_API_PORT:-9000}    drop files into bucket '${LANDING_BUCKET:-landing}'
   $console  http://$host:${S3_CONSOLE_PORT:-9001}
-  Uploads        make drop FILE=..., or any S3 client with S3_APP_ACCESS_KEY / S3_APP_SECRET_KEY
-                 from ${STACK_ENV:-.env} (reads and writes the stack's buckets, nothing more)
+  Uploads        make drop FILE=..., or any S3 client with S3_UPLOAD_ACCESS_KEY / S3_UPLOAD_SECRET_KEY
+                 from ${STACK_ENV:-.env} (puts files into '${LANDING_BUCKET:-landing}', nothing more)
   $console login  MINIO_ROOT_USER / MINIO_ROOT_PASSWORD: the store's root; not for uploads
 EOF_URLS

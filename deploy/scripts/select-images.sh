@@ -44,7 +44,7 @@ STACK_WORLD=local
 LOCAL_DEBIAN_IMAGE=dagster-stack-local/debian:$(local_tag bookworm)
 PYTHON_IMAGE=dagster-stack-local/python:$(local_tag 3.11-bookworm python.Dockerfile)
 POSTGRES_IMAGE=dagster-stack-local/postgres:$(local_tag 15-bookworm postgres.Dockerfile ../../postgres/entrypoint.sh)
-MINIO_IMAGE=dagster-stack-local/s3:$(local_tag seaweedfs-4.48 s3.Dockerfile ../../s3/entrypoint.sh)
+MINIO_IMAGE=dagster-stack-local/s3:$(local_tag seaweedfs-4.45 s3.Dockerfile ../../s3/entrypoint.sh)
 NGINX_IMAGE=dagster-stack-local/nginx:$(local_tag 1.22-bookworm nginx.Dockerfile)
 ENV
     echo "Building local base images from Debian packages and PyPI:"

@@ -4,6 +4,11 @@ from a user's key that stay inside the store's limits whatever key the user chos
 import hashlib
 
 ORDERS_TABLE_PREFIX = "ingestion/orders/"
+# Where the landing bucket keeps the files the stack has handled: the stack's alone. Uploaders may
+# not write there (deploy/s3/identity.sh); deploy/s3/drop.py says so before trying.
+PROCESSED_PREFIX = "processed/"
+QUARANTINE_PREFIX = "quarantine/"
+LANDING_RESERVED_PREFIXES = (PROCESSED_PREFIX, QUARANTINE_PREFIX)
 # S3 allows keys of up to 1024 bytes; MinIO, a file system underneath, also caps each
 # "/"-separated segment at 255 bytes. A user's key may sit right at either limit.
 MAX_KEY_BYTES = 1024

@@ -6,14 +6,20 @@ starts from a quiet stack."""
 
 import os
 import subprocess
+import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 
+import docker
+import pytest
 import yaml
+from botocore.exceptions import BotoCoreError, ClientError
 
 from tests.harness.burst import Burst
-from tests.harness.orders import orders_csv
+from tests.harness.orders import orders_csv, write_orders_csv
 from tests.harness.polling import wait_until
-from tests.harness.repo import REPO
+from tests.harness.repo import REPO, read_env_file
 from tests.harness.stack import Stack
 
 RUN_EVENTS = """
@@ -261,3 +267,223 @@ def test_8_a_file_whose_every_run_died_is_tried_again_later_nobody_clicking(stac
     tags = {t["key"]: t["value"] for t in stack.query(RUN_TAGS, {"id": materialized["runId"]})["runOrError"]["tags"]}
     assert tags.get("stack/redrive", "").startswith("redrive-"), tags
     assert stack.wait_for_run(materialized["runId"], timeout=300) == "SUCCESS"
+
+
+def store_processes(stack) -> set[tuple[str, str]]:
+    """Every process in the S3 store's container, as (pid, command): a process that exited and was
+    started again shows up with a new pid."""
+    top = stack.container("minio").top()
+    pid, command = top["Titles"].index("PID"), top["Titles"].index("CMD")
+    return {(row[pid], row[command]) for row in top["Processes"]}
+
+
+class Dropper:
+    """Drops small orders files under one prefix from several threads until stopped, as a batch
+    job would, and keeps what the store acknowledged (a PUT that returned 200): key -> bytes."""
+
+    def __init__(self, stack, threads: int = 4):
+        self.stack, self.prefix = stack, f"faults/{uuid.uuid4().hex[:8]}"
+        self.acknowledged: dict[str, bytes] = {}
+        self.failed = 0
+        self.since = time.time() - 1
+        self._s3, self._next, self._lock = stack.s3(), 0, threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._drop_until_stopped, daemon=True) for _ in range(threads)]
+        for thread in self._threads:
+            thread.start()
+
+    def _drop_until_stopped(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                index, self._next = self._next, self._next + 1
+            key, body = f"{self.prefix}/orders-{index:04d}.csv", orders_csv(20, first_id=1000 * index)
+            try:
+                self.stack.drop(key, body, self._s3)
+            except (BotoCoreError, ClientError):
+                with self._lock:
+                    self.failed += 1
+                time.sleep(0.2)
+                continue
+            with self._lock:
+                self.acknowledged[key] = body
+            time.sleep(0.05)
+
+    def wait_for(self, count: int, timeout: float = 60) -> None:
+        wait_until(f"{count} acknowledged drops", lambda: len(self.acknowledged) >= count, timeout, 0.1)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=120)
+
+
+def stored_copy(stack, key: str) -> bytes | None:
+    """A dropped file's bytes, from landing or, once ingested, from processed/."""
+    s3, bucket = stack.s3(), stack.settings["LANDING_BUCKET"]
+    for candidate in (key, f"processed/{key}"):
+        try:
+            return s3.get_object(Bucket=bucket, Key=candidate)["Body"].read()
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+                raise
+    return None
+
+
+def stored_keys(stack, prefix: str) -> list[str]:
+    """The keys under `prefix` that the store holds, waiting in landing or already archived."""
+    s3, bucket = stack.s3(), stack.settings["LANDING_BUCKET"]
+    keys = set()
+    for listed in (prefix, f"processed/{prefix}"):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{listed}/"):
+            keys.update(item["Key"].removeprefix("processed/") for item in page.get("Contents", []))
+    return sorted(keys)
+
+
+def test_9_s3_store_killed_mid_burst_keeps_what_it_acknowledged_and_the_stack_recovers(stack, measured):
+    """The store crashes (SIGKILL to every process in its container, as an OOM kill or a panic
+    ends it) while files are being uploaded and ingested. `docker kill` sends the same signal, but
+    Docker 20.10 counts it as a stop and never restarts the container; a crash it restarts."""
+    dropper = Dropper(stack)
+    try:
+        dropper.wait_for(20)
+        ui_answered = []
+        restarts = stack.kill_9("minio")
+        killed, killed_at = time.monotonic(), time.time()
+        acknowledged_before_kill = len(dropper.acknowledged)
+
+        def back() -> bool:
+            ui_answered.append(stack.answer(RUN_COUNT) is not None)
+            container = stack.container("minio")
+            return container.attrs["RestartCount"] > restarts and container.attrs["State"].get("Health", {}).get("Status") == "healthy"
+
+        wait_until("the store to be restarted and healthy", back, timeout=180, interval=1)
+        measured["9. S3 store killed mid-burst: restarted and healthy"] = time.monotonic() - killed
+        dropper.wait_for(acknowledged_before_kill + 20, timeout=120)
+    finally:
+        dropper.stop()
+
+    # What the UI shows while the store is down: run history (no S3 needed), and sensor ticks that
+    # say what is wrong.
+    assert all(ui_answered), f"the UI failed {ui_answered.count(False)} of {len(ui_answered)} polls while the store was down"
+    for tick in ticks_failed_since(stack, killed_at):
+        shown = " ".join([tick["error"]["message"], *(cause["message"] for cause in tick["error"]["causes"])])
+        assert "does not answer" in shown and "Nothing is lost" in shown, shown
+
+    lost = [key for key, body in dropper.acknowledged.items() if stored_copy(stack, key) != body]
+    assert not lost, f"{len(lost)} of {len(dropper.acknowledged)} acknowledged uploads lost or changed: {lost[:5]}"
+
+    # Every file the store holds (all acknowledged ones, and any whose answer the crash cut off)
+    # is ingested exactly once, nobody clicking.
+    burst = Burst(stack, dropper.prefix, stored_keys(stack, dropper.prefix), killed, dropper.since)
+    burst.wait_processed(timeout=900)
+    measured["9. S3 store killed mid-burst: every stored file processed after the kill"] = time.monotonic() - killed
+    burst.assert_exactly_once()
+    print(f"test 9: {len(dropper.acknowledged)} uploads acknowledged, {dropper.failed} failed and retried by nobody, "
+          f"{len(burst.keys)} files stored and ingested once")
+
+
+BIG_FILE_BYTES = 500 * 10**6
+
+
+@pytest.fixture(scope="module")
+def big_orders_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("large") / "orders.csv"
+    write_orders_csv(path, BIG_FILE_BYTES)
+    return path
+
+
+@pytest.mark.large_files
+def test_10_three_500_mb_uploads_beside_bursts_leave_the_store_up_and_are_ingested(stack, measured, big_orders_csv):
+    """Each round uploads a 500 MB orders file with boto3's default transfer settings (8 MB parts,
+    10 at once) while 20 small files are dropped; the store must take it all without a restart or
+    any of its processes exiting, while earlier rounds' files are being ingested."""
+    restarts, processes = stack.container("minio").attrs["RestartCount"], store_processes(stack)
+    s3, bucket = stack.s3(), stack.settings["LANDING_BUCKET"]
+    bursts = []
+    for round_number in range(1, 4):
+        big = Burst(stack, f"faults/large-{uuid.uuid4().hex[:8]}", [], time.monotonic(), time.time() - 1)
+        big.keys.append(f"{big.prefix}/orders-500mb.csv")
+        with ThreadPoolExecutor(max_workers=1) as uploader:
+            upload = uploader.submit(s3.upload_file, str(big_orders_csv), bucket, big.keys[0])
+            small = Burst.drop(stack, 20)
+            upload.result()
+        measured[f"10. 500 MB upload {round_number} of 3, beside a 20-file burst"] = time.monotonic() - big.started
+        etag = s3.head_object(Bucket=bucket, Key=big.keys[0])["ETag"]
+        assert "-" in etag, f"not a multipart upload: ETag {etag}"
+        bursts += [big, small]
+
+    assert stack.container("minio").attrs["RestartCount"] == restarts
+    assert store_processes(stack) == processes, "a process of the S3 store exited during the uploads"
+    for burst in bursts:
+        burst.wait_processed(timeout=1800)
+        burst.assert_exactly_once()
+    measured["10. three 500 MB files and 60 small ones processed, from the first upload"] = time.monotonic() - bursts[0].started
+    assert stack.container("minio").attrs["RestartCount"] == restarts
+    assert store_processes(stack) == processes, "a process of the S3 store exited during ingestion"
+
+
+# Filer CreateEntry calls whose caller gives up while the filer handles them, as a gRPC keepalive
+# timeout does to every call in flight: the request is hand-encoded protobuf (directory, then an
+# entry with a name and empty attributes), so the probe needs grpcio and nothing of SeaweedFS's.
+ABANDONED_CALLS = """
+import sys, grpc
+
+def field(number, payload):
+    def varint(n):
+        out = b""
+        while True:
+            low, n = n & 0x7F, n >> 7
+            out += bytes([low | (0x80 if n else 0)])
+            if not n:
+                return out
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+create = grpc.insecure_channel("127.0.0.1:18888").unary_unary("/filer_pb.SeaweedFiler/CreateEntry")
+calls = abandoned = 0
+while abandoned < int(sys.argv[1]) and calls < 20 * int(sys.argv[1]):
+    entry = field(1, f"entry-{calls}".encode()) + field(4, b"")
+    try:
+        create(field(1, b"/fault-suite-abandoned-calls") + field(2, entry), timeout=0.0005 + calls % 20 * 0.0002)
+    except grpc.RpcError as error:
+        if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+            sys.exit(f"call {calls}: {error.code()} {error.details()}")
+        abandoned += 1
+    calls += 1
+print(f"{calls} calls, {abandoned} abandoned by their caller")
+"""
+
+
+def lift_cpu_limit(container) -> bool:
+    try:
+        container.update(cpu_quota=-1)
+    except docker.errors.APIError:  # stopped or restarting
+        return False
+    return True
+
+
+def test_11_the_seaweedfs_filer_survives_calls_abandoned_by_their_caller(stack):
+    """SeaweedFS 4.47 and 4.48 dereference a nil chunk list (filer.SeparateGarbageChunks) when the
+    filer handles a CreateEntry whose caller has already given up, and the whole store goes down:
+    the crash the 500 MB upload met once the store's internal keepalives timed out. The store's
+    CPU is throttled so that calls outlast their deadlines, as on a starved host. SeaweedFS only:
+    MinIO has no filer."""
+    images = read_env_file(REPO / ".stack" / "images.env")
+    if images.get("STACK_WORLD") != "local":
+        pytest.skip("the registry world runs MinIO, not the SeaweedFS stand-in")
+    stack.wait_healthy("minio")
+    store = stack.container("minio")
+    restarts, processes = store.attrs["RestartCount"], store_processes(stack)
+    runtime_image = f"{stack.settings.get('DAGSTER_IMAGE_REPO', 'dagster-stack')}/runtime:{stack.settings['IMAGE_TAG']}"
+    store.update(cpu_quota=10_000)  # 0.1 of a core: 10 ms in every 100 ms
+    try:
+        probe = subprocess.run(
+            ["docker", "run", "--rm", f"--network=container:{store.id}", runtime_image, "python", "-c", ABANDONED_CALLS, "200"],
+            capture_output=True, text=True, timeout=600,
+        )
+    finally:
+        # A crashed store is restarted with the same limits: lift them from whichever container runs.
+        wait_until("the store's CPU limit to be lifted", lambda: lift_cpu_limit(stack.container("minio")), 120, 1)
+    assert probe.returncode == 0, f"the filer stopped answering:\n{probe.stdout}{probe.stderr}"
+    print(f"test 11: {probe.stdout.strip()}")
+    assert stack.container("minio").attrs["RestartCount"] == restarts
+    assert store_processes(stack) == processes, "a process of the S3 store exited"

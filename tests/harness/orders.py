@@ -8,3 +8,15 @@ def orders_csv(rows: int, first_id: int = 1) -> bytes:
         f"{first_id + i},2024-06-{1 + i % 28:02d},C{100 + i % 7},Ceramic mug,{1 + i % 4},9.90\n" for i in range(rows)
     ]
     return (HEADER + "".join(lines)).encode()
+
+
+def write_orders_csv(path, min_bytes: int, rows_per_block: int = 100_000) -> int:
+    """Writes an orders CSV of at least `min_bytes` to `path`, block by block (memory stays small;
+    every order_id unique); returns its size."""
+    with open(path, "wb") as out:
+        out.write(HEADER.encode())
+        first_id = 1
+        while out.tell() < min_bytes:
+            out.write(orders_csv(rows_per_block, first_id).removeprefix(HEADER.encode()))
+            first_id += rows_per_block
+        return out.tell()

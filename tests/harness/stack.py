@@ -256,10 +256,13 @@ class Stack:
         )
 
     def s3(self, identity: str = "root"):
-        """An S3 client as the store's root, or as "stack": the limited identity runs hold."""
+        """An S3 client as the store's root, or as "stack" (the identity services and runs hold),
+        "uploader" (what uploaders are given) or "reader" (the read-only UI, `make sql`)."""
         keys = {
             "root": ("MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"),
             "stack": ("S3_APP_ACCESS_KEY", "S3_APP_SECRET_KEY"),
+            "uploader": ("S3_UPLOAD_ACCESS_KEY", "S3_UPLOAD_SECRET_KEY"),
+            "reader": ("S3_READ_ACCESS_KEY", "S3_READ_SECRET_KEY"),
         }[identity]
         return boto3.client(
             "s3",

@@ -42,7 +42,8 @@ def parquet_rows(stack, key: str) -> int:
 
 def test_dropped_file_is_ingested_in_its_own_container_and_checked(stack):
     key = unique_key("orders été 2024.csv")
-    run = stack.wait_for_sensor_run(stack.drop(key, orders_csv(25)))
+    source = stack.drop(key, orders_csv(25))
+    run = stack.wait_for_sensor_run(source)
 
     assert run["status"] == "SUCCESS"
     container = stack.run_container(run["runId"])
@@ -55,7 +56,8 @@ def test_dropped_file_is_ingested_in_its_own_container_and_checked(stack):
         assert executions and executions[0]["evaluation"]["success"], f"{check}: {executions}"
 
     landing = stack.s3()
-    processed = landing.get_object(Bucket=stack.settings["LANDING_BUCKET"], Key=f"processed/{key}")
+    # Kept as processed/<key>/<etag>: a later drop under the key is kept beside it.
+    processed = landing.get_object(Bucket=stack.settings["LANDING_BUCKET"], Key=f"processed/{key}/{source.rsplit('@', 1)[1]}")
     assert processed["Body"].read() == orders_csv(25)
 
 

@@ -45,11 +45,13 @@ def get(url: str, login: tuple[str, str] | None = None) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory):
-    manifests = render([VALUES], tmp_path_factory.mktemp("k8s") / "manifests.yaml", image_tags())
     runtime_image = json.loads(subprocess.run(
         [REPO / "deploy" / "scripts" / "compose.sh", "--profile", "build-only", "config", "--format", "json"],
         check=True, capture_output=True, text=True,
     ).stdout)["services"]["runtime"]["image"]
+    # The images this stack built, under its own repository prefix (DAGSTER_IMAGE_REPO).
+    registry = runtime_image.rsplit("/", 1)[0]
+    manifests = render([VALUES], tmp_path_factory.mktemp("k8s") / "manifests.yaml", image_tags(), registry)
     container = manifests.container("dagster-stack-proxy")
     assert container["envFrom"] == [{"secretRef": {"name": "dagster-stack-ui-login"}}]
     env = {item["name"]: item["value"] for item in container["env"]} | LOGINS

@@ -123,7 +123,10 @@ def test_make_push_publishes_every_image_and_they_pull_back_by_digest(registry):
             settings["postgresql.image.registry"] == namespace
             and settings["postgresql.image.repository"] == "pgbouncer"
         )
-        assert {value for key, value in settings.items() if key.endswith(".tag")} == {tag}
+        # Each image its own content tag: the stack's images one, each location's its own.
+        assert {value for key, value in settings.items() if key.endswith(".tag")} == {
+            image.rsplit(":", 1)[1] for image in images
+        }
     finally:
-        for reference in pulled + [f"{namespace}/{name}:{tag}" for name in names]:
+        for reference in pulled + [f"{namespace}/{image.rsplit('/', 1)[-1]}" for image in images]:
             subprocess.run(["docker", "image", "rm", reference], capture_output=True)

@@ -56,6 +56,8 @@ def test_a_locations_variables_go_to_its_server_its_runs_and_the_daemon(root, lo
     assert context["docker"]["env_vars"] == ["WAREHOUSE_DB_USER", "API_TOKEN", "REGION"]
     assert services["code-analytics"]["env_file"] == [str(root / "code_locations/analytics/.env")]
     assert services["daemon"]["env_file"] == [str(root / "code_locations/analytics/.env")]
+    # The launcher lets analytics' runs, and only they, name these.
+    assert json.loads(services["daemon"]["environment"]["STACK_LOCATION_ENV_VARS"]) == {"analytics": ["API_TOKEN", "REGION"]}
     assert "code-ingestion" not in services
     assert "abc" not in result.stdout, "values stay in the env file"
 
@@ -82,4 +84,6 @@ def test_dev_mode_mounts_each_folder_into_its_server_and_runs(root, derive):
         assert services[f"code-{name}"]["volumes"] == [mount]
         context = json.loads(services[f"code-{name}"]["environment"]["DAGSTER_CONTAINER_CONTEXT"])
         assert context["docker"]["container_kwargs"]["volumes"] == [mount]
+    for service in ("daemon", "docker-proxy"):
+        assert services[service]["environment"]["STACK_DEV_CODE_ROOT"] == str(root / "code_locations")
     assert services["dev-reloader"]["command"][2:] == ["analytics=/code/analytics", "ingestion=/code/ingestion"]

@@ -35,6 +35,8 @@ RELEASE, NAMESPACE = "dagster", "dagster"
 # the run queue's limit, which the chart needs as a literal.
 COMPOSE_ONLY = {
     "DAGSTER_NETWORK",
+    # The Docker launcher's CPU limit per run container; Kubernetes sets resources itself.
+    "RUN_CPU_LIMIT",
     "DAGSTER_MAX_CONCURRENT_RUNS",
     "DAGSTER_POSTGRES_HOST",
     "DAGSTER_POSTGRES_PORT",
@@ -120,9 +122,9 @@ class Render:
         return names
 
 
-def render(values_files: list[Path], out: Path, tags: dict[str, str]) -> Render:
+def render(values_files: list[Path], out: Path, tags: dict[str, str], registry: str = "dagster-stack") -> Render:
     """deploy/kubernetes/render.sh: helm lint --strict, then helm template. Raises on failure."""
-    env = {**os.environ, "PYTHON": sys.executable, **tags, "REGISTRY": "dagster-stack"}
+    env = {**os.environ, "PYTHON": sys.executable, **tags, "REGISTRY": registry}
     result = subprocess.run(
         [KUBERNETES / "render.sh", out, *values_files], env=env, capture_output=True, text=True, timeout=300
     )

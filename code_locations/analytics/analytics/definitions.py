@@ -1,7 +1,7 @@
 import dagster as dg
 
 from analytics.assets import daily_order_summary, orders
-from analytics.io_managers import s3_pickle_io_manager
+from analytics.io_managers import s3_json_io_manager
 from analytics.jobs import storage_report_job, warehouse_orders_job
 from analytics.resources import io_bucket, s3, warehouse
 from analytics.retention import retention_job, retention_schedule
@@ -16,5 +16,5 @@ defs = dg.Definitions(
     jobs=[storage_report_job, warehouse_orders_job, retention_job],
     schedules=[storage_report_schedule, retention_schedule],
     sensors=[warehouse_automation],
-    resources={"s3": s3, "io_bucket": io_bucket, "warehouse": warehouse, "io_manager": s3_pickle_io_manager},
+    resources={"s3": s3, "io_bucket": io_bucket, "warehouse": warehouse, "io_manager": s3_json_io_manager},
 )

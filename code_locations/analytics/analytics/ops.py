@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 from pydantic import Field
+from stack_markdown import inert_text
 
 from analytics.resources import IOBucket
 from stack_s3 import S3, iter_objects
@@ -56,13 +57,14 @@ def render_report(config: ReportConfig, summary: dict) -> str:
     for bucket, prefixes in summary.items():
         objects = sum(p["objects"] for p in prefixes.values())
         size = sum(p["bytes"] for p in prefixes.values())
-        lines += [f"## {bucket}: {objects} objects, {_size(size)}", ""]
+        # Bucket and prefix names come from whoever wrote the objects: shown as inert text.
+        lines += [f"## {inert_text(bucket)}: {objects} objects, {_size(size)}", ""]
         if not prefixes:
             lines += ["_empty_", ""]
             continue
         lines += ["| prefix | objects | size | newest |", "| --- | ---: | ---: | --- |"]
         largest = sorted(prefixes.items(), key=lambda item: -item[1]["bytes"])[: config.top_prefixes]
-        lines += [f"| {name} | {p['objects']} | {_size(p['bytes'])} | {p['newest']} |" for name, p in largest]
+        lines += [f"| {inert_text(name)} | {p['objects']} | {_size(p['bytes'])} | {p['newest']} |" for name, p in largest]
         lines.append("")
     return "\n".join(lines)
 

@@ -36,7 +36,8 @@ def extension_path(package: str, name: str) -> Path:
     return Path(str(importlib.resources.files(package))) / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
 
 
-def _quote(value: str) -> str:
+def quoted(value: str) -> str:
+    """A SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -87,10 +88,10 @@ class DuckLakeWarehouse(DuckDBResource):
             # Run logs and `make sql` output are not terminals: no progress bar.
             con.execute("SET enable_progress_bar = false")
             for package, name in EXTENSIONS:
-                con.execute(f"LOAD {_quote(str(extension_path(package, name)))}")
+                con.execute(f"LOAD {quoted(str(extension_path(package, name)))}")
             self._create_secrets(con)
-            options = [f"DATA_PATH {_quote(self.data_path)}"] + (["READ_ONLY"] if self.read_only else [])
-            con.execute(f"ATTACH {_quote('ducklake:' + self.catalog)} AS {LAKE} ({', '.join(options)})")
+            options = [f"DATA_PATH {quoted(self.data_path)}"] + (["READ_ONLY"] if self.read_only else [])
+            con.execute(f"ATTACH {quoted('ducklake:' + self.catalog)} AS {LAKE} ({', '.join(options)})")
             con.execute(f"USE {LAKE}")
             yield con
 

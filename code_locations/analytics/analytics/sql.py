@@ -1,5 +1,6 @@
 """`make sql`: one statement (`python -m analytics.sql "select ..."`) or, without one, an
-interactive prompt against the warehouse. Read-only unless WAREHOUSE_WRITE=1."""
+interactive prompt against the warehouse. Read-only unless WAREHOUSE_WRITE=1: the lake attached
+read-only, and DuckDB itself locked (deploy/scripts/sql.sh also hands it read-only credentials)."""
 
 import os
 import sys
@@ -8,13 +9,21 @@ from contextlib import ExitStack
 import duckdb
 from tabulate import tabulate
 
-from analytics.resources import warehouse
+from analytics.resources import quoted, warehouse
 
 PROMPT, CONTINUATION = "warehouse> ", "       ...> "
 NO_WAREHOUSE_YET = (
     "error: there is no warehouse yet: the first ingested file creates it. Drop one "
     "(make drop FILE=samples/orders-2024-05-01.csv), wait for its run to finish, and ask again."
 )
+
+
+def lock_down(con: duckdb.DuckDBPyConnection, data_path: str) -> None:
+    """Nothing but the lake's own files from here on: no ATTACH, COPY, file or URL reads, extension
+    loads, and no setting changed back."""
+    con.execute(f"SET allowed_directories = [{quoted(data_path)}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
 
 
 def run(con: duckdb.DuckDBPyConnection, statement: str) -> str:
@@ -57,6 +66,8 @@ def main() -> None:
         except duckdb.Error as error:
             # Read-only, DuckLake will not create a missing catalog; it says the catalog "does not exist".
             sys.exit(NO_WAREHOUSE_YET if not writable and "does not exist" in str(error) else f"error: {error}")
+        if not writable:
+            lock_down(con, resource.data_path)
         try:
             if len(sys.argv) > 1 and sys.argv[1].strip():
                 print(run(con, sys.argv[1]))

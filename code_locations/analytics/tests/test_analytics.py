@@ -2,12 +2,15 @@
 its data Parquet files in a real S3 server (SeaweedFS), reached through the httpfs extension."""
 
 import csv
+import html
 from collections import Counter, defaultdict
 
 import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
+from markdown_it import MarkdownIt
+from stack_markdown import inert_text
 
 from analytics import sql, summaries
 from analytics.assets import daily_order_summary, dropped_files
@@ -134,6 +137,7 @@ def test_duckdb_is_the_pinned_version_the_extension_wheels_are_built_for():
 
 def test_storage_report_job_writes_a_markdown_report(drop, s3_client, landing_bucket, io_bucket, instance):
     drop("x.csv", body=b"12345")
+    drop("![x](http:evil.example)/planted.csv", body=b"1")  # a prefix anyone may drop under
     job = analytics_defs.resolve_job_def("storage_report_job")
     config = {
         "ops": {
@@ -145,7 +149,9 @@ def test_storage_report_job_writes_a_markdown_report(drop, s3_client, landing_bu
     result = job.execute_in_process(run_config=config, instance=instance)
     assert result.success
     report = s3_client.get_object(Bucket=io_bucket, Key="reports/test/latest.md")["Body"].read().decode()
-    assert f"## {landing_bucket}: 1 objects, 5 B" in report
+    assert f"## {inert_text(landing_bucket)}: 2 objects, 6 B" in report
+    rendered = MarkdownIt("commonmark").enable("table").render(report)
+    assert "<img" not in rendered and "![x](http:evil.example)/" in html.unescape(rendered)
 
 
 def test_many_files_partitions_load_in_one_run(warehouse_env, ingest, instance):

@@ -5,7 +5,7 @@ import dagster as dg
 from ingestion.checks import orders_check_specs
 from ingestion.ingest import IngestConfig, Quarantined, find_source, ingest_file
 from ingestion.partitions import dropped_files
-from ingestion.resources import PROCESSED_PREFIX, QUARANTINE_PREFIX, LandingZone, TableStore, archived_key
+from ingestion.resources import PROCESSED_PREFIX, QUARANTINE_PREFIX, LandingZone, TableStore, archived_folder
 from ingestion.types import ORDERS_TABLE_SCHEMA
 from stack_s3 import iter_objects
 
@@ -47,7 +47,7 @@ def orders(context: dg.AssetExecutionContext, config: IngestConfig, landing: Lan
     source = find_source(landing, key, archived_too=True)
     if source is None:
         raise dg.Failure(
-            description=f"{key}: not found in {landing.uri(key)} nor in {landing.uri(archived_key(key))}.",
+            description=f"{key}: not found in {landing.uri(key)} nor under {landing.uri(archived_folder(key))}.",
             allow_retries=False,
         )
     try:

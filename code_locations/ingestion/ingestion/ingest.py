@@ -13,10 +13,10 @@ from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
+from stack_markdown import markdown_table
 
 from ingestion.charts import bar_chart_png, markdown_image
 from ingestion.checks import CheckOutcome, judge
-from ingestion.inert import markdown_table
 from ingestion.parsing import IngestStats, InvalidFile, check_extension, check_text, csv_to_parquet
 from ingestion.partitions import usable_as_partition
 from ingestion.resources import LandingZone, TableStore, archived_key
@@ -62,8 +62,9 @@ class Quarantined(Exception):
 
 
 def find_source(landing: LandingZone, partition_key: str, archived_too: bool) -> Source | None:
-    """The landing copy of a partition's file, else (when `archived_too`) its processed/ copy."""
-    for key in [partition_key] + ([archived_key(partition_key)] if archived_too else []):
+    """The landing copy of a partition's file, else (when `archived_too`) its latest processed/ copy."""
+    archived = landing.newest_archived(partition_key) if archived_too else None
+    for key in [partition_key] + ([archived] if archived else []):
         head = landing.head(key)
         if head is not None:
             return Source(partition_key, key, head["ETag"], head["ContentLength"])
@@ -99,7 +100,7 @@ def ingest_file(
                     key, f"is {source.size / 2**20:.0f} MB; the limit is {config.max_file_mb} MB (run config max_file_mb)"
                 )
             local, staged = Path(scratch) / "source.csv", Path(scratch) / "orders.parquet"
-            landing.download(source.key, local)
+            landing.download(source.key, local, source.etag)
             text = check_text(local, key)
             stats = csv_to_parquet(local, staged, key, text, config.block_size_mb << 20, config.preview_rows)
             os.remove(local)
@@ -134,7 +135,7 @@ def _metadata(source: Source, landing: LandingZone, stats: IngestStats, stored: 
         "source": dg.MetadataValue.path(landing.uri(source.partition_key)),
         "source_etag": source.etag,
         "source_bytes": source.size,
-        "archived_to": dg.MetadataValue.path(landing.uri(archived_key(source.partition_key))),
+        "archived_to": dg.MetadataValue.path(landing.uri(archived_key(source.partition_key, source.etag))),
         "uri": dg.MetadataValue.path(stored),
         "parquet_bytes": size,
         "first_order_date": str(min(stats.rows_per_day, default="")),

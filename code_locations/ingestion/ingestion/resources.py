@@ -1,21 +1,32 @@
 """Resources: the stack's S3 store, the landing zone users drop files into, and the table store."""
 
 import json
+import shutil
 from pathlib import Path
 
 import dagster as dg
 from botocore.exceptions import ClientError
 
-from stack_s3 import S3, derived_key, is_missing, orders_table_key
+from stack_s3 import PROCESSED_PREFIX, QUARANTINE_PREFIX, S3, derived_key, is_missing, iter_objects, orders_table_key
 
-PROCESSED_PREFIX = "processed/"
-QUARANTINE_PREFIX = "quarantine/"
 ERROR_REPORT_SUFFIX = ".error.json"
+# The longest ETag kept in a name: an MD5 (32 hex digits), or a multipart upload's "<md5>-<parts>".
+ETAG_ROOM = 40
+PRECONDITION_FAILED = ("412", "PreconditionFailed")
+COPY_CHUNK_BYTES = 1 << 20
 
 
-def archived_key(key: str) -> str:
-    """Where a handled file's original is kept: `processed/<key>` (shortened if too long)."""
-    return derived_key(PROCESSED_PREFIX, key)
+def archived_folder(key: str) -> str:
+    """Where every handled version of a key is kept: `processed/<key>/` (shortened if too long,
+    with room left for the version's ETag)."""
+    room = "0" * ETAG_ROOM
+    return derived_key(PROCESSED_PREFIX, key, "/" + room).removesuffix(room)
+
+
+def archived_key(key: str, etag: str) -> str:
+    """One handled version's original: `processed/<key>/<etag>`. A re-drop of the key is kept
+    beside the earlier ones, never over them."""
+    return archived_folder(key) + etag.strip('"')
 
 
 def quarantine_keys(key: str) -> tuple[str, str]:
@@ -50,15 +61,23 @@ class LandingZone(dg.ConfigurableResource):
                 return None
             raise
 
-    def download(self, key: str, path: Path) -> None:
-        # download_file streams to disk (multipart ranges for big objects): memory stays small.
-        self.client().download_file(self.bucket, key, str(path))
+    def download(self, key: str, path: Path, etag: str) -> None:
+        """The version whose ETag is `etag`; a newer upload meanwhile fails the download (412)."""
+        body = self.client().get_object(Bucket=self.bucket, Key=key, IfMatch=etag)["Body"]
+        # Streamed to disk in chunks: memory stays small, whatever the file's size.
+        with body, path.open("wb") as local:
+            shutil.copyfileobj(body, local, COPY_CHUNK_BYTES)
+
+    def newest_archived(self, key: str) -> str | None:
+        """The key of the latest handled version of `key` under processed/, if any is kept."""
+        versions = list(iter_objects(self.client(), self.bucket, archived_folder(key)))
+        return max(versions, key=lambda entry: entry["LastModified"])["Key"] if versions else None
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
     def archive(self, key: str, etag: str) -> str:
-        return self._move(key, archived_key(key), etag)
+        return self._move(key, archived_key(key, etag), etag)
 
     def quarantine(self, key: str, etag: str, report: dict) -> str:
         target, report_key = quarantine_keys(key)
@@ -71,13 +90,24 @@ class LandingZone(dg.ConfigurableResource):
         return self._move(key, target, etag)
 
     def _move(self, key: str, target: str, etag: str) -> str:
+        """Moves the version `etag` of `key`, and only it: both the copy and the delete are
+        conditional on the ETag, so bytes uploaded under the key meanwhile are neither archived
+        in its name nor deleted unseen; they stay in landing and get their own run."""
         client = self.client()
-        client.copy({"Bucket": self.bucket, "Key": key}, self.bucket, target)
-        # Delete only the version we handled: new bytes uploaded meanwhile get their own run.
-        current = self.head(key)
-        if current is not None and current["ETag"] == etag:
-            client.delete_object(Bucket=self.bucket, Key=key)
+        try:
+            client.copy(
+                {"Bucket": self.bucket, "Key": key}, self.bucket, target, ExtraArgs={"CopySourceIfMatch": etag}
+            )
+            client.delete_object(Bucket=self.bucket, Key=key, IfMatch=etag)
+        except ClientError as error:
+            if not _precondition_failed(error):
+                raise
         return self.uri(target)
+
+
+def _precondition_failed(error: ClientError) -> bool:
+    # A plain copy or delete says "PreconditionFailed"; the managed (multipart) copy only "412".
+    return error.response.get("Error", {}).get("Code") in PRECONDITION_FAILED
 
 
 class TableStore(dg.ConfigurableResource):

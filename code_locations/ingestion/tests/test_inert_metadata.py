@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
+from stack_markdown.inert import MAX_CELL_CHARS, inert_text
 
-from ingestion.inert import MAX_CELL_CHARS, inert_text
 from ingestion.ingest import preview_markdown
 from ingestion.parsing import IngestStats
 from ingestion.types import ORDERS_COLUMNS

@@ -1,12 +1,15 @@
 """The orders asset and its checks, materialized against a real S3 server."""
 
 import json
+import os
 
 import dagster as dg
 import pytest
 
 from ingestion.assets import orders
 from ingestion.definitions import defs
+from ingestion.resources import LandingZone
+from stack_s3 import S3
 from stack_s3.storage import fits_the_store
 
 RESOURCES = ("landing", "tables")
@@ -38,17 +41,22 @@ def keys(client, bucket, prefix=""):
     return sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []))
 
 
+def archived(key: str, dropped: dict) -> str:
+    """Where the version `dropped` (its head) of `key` is kept once handled."""
+    return f"processed/{key}/{dropped['ETag'].strip(chr(34))}"
+
+
 def check_results(result):
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 
 def test_good_file_is_stored_as_parquet_archived_and_checked(drop, s3_client, landing_bucket, io_bucket, instance):
     key = "drops/2024/commandes été 2024.csv"
-    drop(key, "commandes été 2024.csv")
+    dropped = drop(key, "commandes été 2024.csv")
     result = materialize(instance, key)
     assert result.success
     assert keys(s3_client, io_bucket) == [f"ingestion/orders/{key}.parquet"]
-    assert keys(s3_client, landing_bucket) == [f"processed/{key}"]
+    assert keys(s3_client, landing_bucket) == [archived(key, dropped)]
     metadata = result.asset_materializations_for_node("ingestion__orders")[0].metadata
     assert metadata["uri"].value == f"s3://{io_bucket}/ingestion/orders/{key}.parquet"
     assert metadata["dagster/row_count"].value == 12
@@ -96,16 +104,16 @@ def test_bad_file_is_quarantined_with_a_report(sample, key, words, drop, s3_clie
 
 
 def test_rematerializing_reads_the_processed_copy(drop, s3_client, landing_bucket, instance):
-    drop("again.csv", "orders-2024-05-01.csv")
+    dropped = drop("again.csv", "orders-2024-05-01.csv")
     assert materialize(instance, "again.csv").success
     second = materialize(instance, "again.csv")
-    assert second.success and keys(s3_client, landing_bucket) == ["processed/again.csv"]
+    assert second.success and keys(s3_client, landing_bucket) == [archived("again.csv", dropped)]
 
 
 def test_one_run_ingests_many_files_each_into_its_own_partition(drop, s3_client, landing_bucket, io_bucket, instance):
-    drop("batch/a.csv", "orders-2024-05-01.csv")
+    a = drop("batch/a.csv", "orders-2024-05-01.csv")
     drop("batch/bad.csv", "bad-wrong-types.csv")
-    drop("batch/b.csv", "orders-with-warnings.csv")
+    b = drop("batch/b.csv", "orders-with-warnings.csv")
     result = ingest_dropped(instance, ["batch/a.csv", "batch/bad.csv", "batch/b.csv"])
 
     # The bad file fails the run, but only after the good files around it were ingested.
@@ -114,7 +122,7 @@ def test_one_run_ingests_many_files_each_into_its_own_partition(drop, s3_client,
     assert "1 of 3 file(s) quarantined" in failure.step_failure_data.error.message
     assert keys(s3_client, io_bucket) == ["ingestion/orders/batch/a.csv.parquet", "ingestion/orders/batch/b.csv.parquet"]
     assert keys(s3_client, landing_bucket) == [
-        "processed/batch/a.csv", "processed/batch/b.csv", "quarantine/batch/bad.csv", "quarantine/batch/bad.csv.error.json",
+        archived("batch/a.csv", a), archived("batch/b.csv", b), "quarantine/batch/bad.csv", "quarantine/batch/bad.csv.error.json",
     ]
     for key in ("batch/a.csv", "batch/b.csv"):
         assert materializations(instance, key) == [result.run_id]
@@ -124,7 +132,7 @@ def test_one_run_ingests_many_files_each_into_its_own_partition(drop, s3_client,
 
 
 def test_repeating_a_run_or_redropping_the_same_bytes_ingests_nothing_twice(drop, s3_client, landing_bucket, instance):
-    drop("same.csv", "orders-2024-05-01.csv")
+    dropped = drop("same.csv", "orders-2024-05-01.csv")
     first = ingest_dropped(instance, ["same.csv"])
     assert first.success
     # A retried run finds its file gone from landing; a re-drop of identical bytes is archived.
@@ -132,7 +140,7 @@ def test_repeating_a_run_or_redropping_the_same_bytes_ingests_nothing_twice(drop
     drop("same.csv", "orders-2024-05-01.csv")
     assert ingest_dropped(instance, ["same.csv"]).success
     assert materializations(instance, "same.csv") == [first.run_id]
-    assert keys(s3_client, landing_bucket) == ["processed/same.csv"]
+    assert keys(s3_client, landing_bucket) == [archived("same.csv", dropped)]
     # Different bytes under the same key (a correction, or a revert) are ingested again.
     drop("same.csv", "orders-with-warnings.csv")
     again = ingest_dropped(instance, ["same.csv"])
@@ -154,10 +162,10 @@ def test_keys_at_the_stores_limits_are_handled_and_everything_written_stays_with
     assert all(fits_the_store(k) for k in written), [k for k in written if not fits_the_store(k)]
     if result.success:
         assert materializations(instance, key) == [result.run_id]
-        (archived,) = keys(s3_client, landing_bucket)
-        assert archived.startswith("processed/long-keys/") and archived.endswith(".csv")
+        (kept,) = keys(s3_client, landing_bucket)
+        assert kept.startswith("processed/long-keys/") and kept.rsplit("/", 1)[0].endswith(".csv")
         metadata = result.asset_materializations_for_node("ingest_dropped_files")[0].metadata
-        assert metadata["archived_to"].value == f"s3://{landing_bucket}/{archived}"
+        assert metadata["archived_to"].value == f"s3://{landing_bucket}/{kept}"
     else:
         report_key = next(k for k in keys(s3_client, landing_bucket) if k.endswith(".error.json"))
         report = json.loads(s3_client.get_object(Bucket=landing_bucket, Key=report_key)["Body"].read())
@@ -178,3 +186,20 @@ def test_a_key_dagster_refuses_as_a_partition_is_quarantined_with_a_report(drop,
     report = json.loads(s3_client.get_object(Bucket=landing_bucket, Key=f"quarantine/{key}.error.json")["Body"].read())
     assert "partition key" in report["problem"] and report["file"] == key
     assert keys(s3_client, io_bucket) == []
+
+
+def test_each_version_dropped_under_a_key_is_archived_apart(drop, s3_client, landing_bucket, instance):
+    first = drop("versions.csv", "orders-2024-05-01.csv")
+    assert ingest_dropped(instance, ["versions.csv"]).success
+    second = drop("versions.csv", "orders-with-warnings.csv")
+    assert ingest_dropped(instance, ["versions.csv"]).success
+    assert keys(s3_client, landing_bucket) == sorted([archived("versions.csv", first), archived("versions.csv", second)])
+
+
+def test_bytes_dropped_while_a_version_is_archived_are_neither_archived_nor_deleted(drop, s3_client, landing_bucket):
+    handled = drop("moving.csv", "orders-2024-05-01.csv")
+    newer = drop("moving.csv", "orders-with-warnings.csv")
+    zone = LandingZone(s3=S3(endpoint_url=os.environ["S3_ENDPOINT_URL"]), bucket=landing_bucket)
+    zone.archive("moving.csv", handled["ETag"])
+    assert keys(s3_client, landing_bucket) == ["moving.csv"]
+    assert s3_client.head_object(Bucket=landing_bucket, Key="moving.csv")["ETag"] == newer["ETag"]

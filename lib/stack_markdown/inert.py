@@ -1,4 +1,4 @@
-"""Text from dropped files, made inert for Dagster's markdown metadata.
+"""Text from dropped files (cells, keys), made inert for Dagster's markdown metadata.
 
 A cell such as `![x](http://127.0.0.1:3000/graphql?query=mutation...)` would otherwise be rendered
 live in the UI (a request made by every viewer's browser), as would HTML, links and autolinks.

@@ -1,0 +1,1 @@
+"""The stack's side of Docker: the run launcher named in dagster.yaml."""
