@@ -19,5 +19,10 @@ fi
 
 started=$SECONDS
 "$here/build-images.sh" "code-$location"
-"$here/compose.sh" up -d --no-deps --wait "code-$location"
+"$here/compose.sh" up -d --no-deps "code-$location"
+# Not `up --wait`: Docker's first health probe comes a whole interval after the start. The code
+# server itself says when it serves, as its healthcheck asks it.
+container="$("$here/compose.sh" ps -q "code-$location")"
+wait_for 120 docker exec "$container" python /opt/dagster/deploy/grpc-health-check.py 4000 \
+  || die "code-$location does not serve after 120 s: see 'make logs SERVICE=code-$location'"
 echo "code-$location serves its new image ($((SECONDS - started)) s); the UI picks it up within seconds."
