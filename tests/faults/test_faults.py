@@ -11,7 +11,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import docker
 import pytest
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
@@ -453,12 +452,10 @@ print(f"{calls} calls, {abandoned} abandoned by their caller")
 """
 
 
-def lift_cpu_limit(container) -> bool:
-    try:
-        container.update(cpu_quota=-1)
-    except docker.errors.APIError:  # stopped or restarting
-        return False
-    return True
+def set_cpu_limit(container, cpus: float) -> bool:
+    """Sets a container's CPU limit as compose does (--cpus: NanoCpus, which Docker will not mix
+    with a CPU quota); False while it is stopped or restarting."""
+    return subprocess.run(["docker", "update", f"--cpus={cpus}", container.id], capture_output=True).returncode == 0
 
 
 def test_11_the_seaweedfs_filer_survives_calls_abandoned_by_their_caller(stack):
@@ -474,7 +471,8 @@ def test_11_the_seaweedfs_filer_survives_calls_abandoned_by_their_caller(stack):
     store = stack.container("minio")
     restarts, processes = store.attrs["RestartCount"], store_processes(stack)
     runtime_image = f"{stack.settings.get('DAGSTER_IMAGE_REPO', 'dagster-stack')}/runtime:{stack.settings['IMAGE_TAG']}"
-    store.update(cpu_quota=10_000)  # 0.1 of a core: 10 ms in every 100 ms
+    cpus = store.attrs["HostConfig"]["NanoCpus"] / 1e9 or os.cpu_count()  # its own limit (SERVICE_CPU_LIMIT)
+    assert set_cpu_limit(store, 0.1)
     try:
         probe = subprocess.run(
             ["docker", "run", "--rm", f"--network=container:{store.id}", runtime_image, "python", "-c", ABANDONED_CALLS, "200"],
@@ -482,7 +480,7 @@ def test_11_the_seaweedfs_filer_survives_calls_abandoned_by_their_caller(stack):
         )
     finally:
         # A crashed store is restarted with the same limits: lift them from whichever container runs.
-        wait_until("the store's CPU limit to be lifted", lambda: lift_cpu_limit(stack.container("minio")), 120, 1)
+        wait_until("the store's CPU limit to be restored", lambda: set_cpu_limit(stack.container("minio"), cpus), 120, 1)
     assert probe.returncode == 0, f"the filer stopped answering:\n{probe.stdout}{probe.stderr}"
     print(f"test 11: {probe.stdout.strip()}")
     assert stack.container("minio").attrs["RestartCount"] == restarts
