@@ -301,11 +301,11 @@ class Dropper:
             except (BotoCoreError, ClientError):
                 with self._lock:
                     self.failed += 1
-                time.sleep(0.2)
+                self._stop.wait(0.2)  # the store is down: ask again shortly, or end when stopped
                 continue
             with self._lock:
                 self.acknowledged[key] = body
-            time.sleep(0.05)
+            self._stop.wait(0.05)
 
     def wait_for(self, count: int, timeout: float = 60) -> None:
         wait_until(f"{count} acknowledged drops", lambda: len(self.acknowledged) >= count, timeout, 0.1)

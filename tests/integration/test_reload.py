@@ -30,7 +30,7 @@ class UiPoller(threading.Thread):
                     self.failures.append(f"{response.status_code}: {response.text[:200]}")
             except requests.RequestException as error:
                 self.failures.append(repr(error))
-            time.sleep(0.2)
+            self.stopped.wait(0.2)
 
 
 def container_identities(stack) -> dict[str, tuple[str, str]]:
