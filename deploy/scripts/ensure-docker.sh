@@ -7,6 +7,8 @@ set -euo pipefail
 
 COMPOSE_PY_VERSION=5.6.1.0
 PLUGIN_DIR=/usr/local/lib/docker/cli-plugins
+# dockerd lives in /usr/sbin, which a user's (or a test's) PATH may lack.
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 start_engine() {
   if [ -d /run/systemd/system ]; then

@@ -1,10 +1,12 @@
 """No make variable is code: whatever FILE, Q, WRITE, SERVICE or any other variable given to make
 holds reaches the command as data, and nothing in it runs. The real Makefile and host scripts; only
-deploy/scripts/compose.sh is replaced, by a script that records what it was asked to run."""
+deploy/scripts/compose.sh is replaced, by a script that records what it was asked to run, and
+`docker` by one that passes `make docker`'s checks: these tests need no Docker engine."""
 
 import shlex
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,15 +43,25 @@ def env_file(tmp_path) -> Path:
     return path
 
 
-def make(*args: str, env_file: Path | None = None) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp"} | ({"STACK_ENV": str(env_file)} if env_file else {})
-    return subprocess.run(
-        ["make", "-s", "-C", str(REPO), *args], capture_output=True, text=True, timeout=120, check=False, env=env
-    )
+@pytest.fixture(scope="module")
+def make(tmp_path_factory) -> Callable[..., subprocess.CompletedProcess]:
+    """Runs the real make with a `docker` on PATH that answers `docker info` and Compose's version."""
+    bin_dir = tmp_path_factory.mktemp("bin")
+    (bin_dir / "docker").write_text('#!/bin/sh\n[ "$1 $2" = "compose version" ] && echo 2.40.0\nexit 0\n')
+    (bin_dir / "docker").chmod(0o755)
+
+    def run(*args: str, env_file: Path | None = None) -> subprocess.CompletedProcess:
+        env = {"PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp"}
+        env |= {"STACK_ENV": str(env_file)} if env_file else {}
+        return subprocess.run(
+            ["make", "-s", "-C", str(REPO), *args], capture_output=True, text=True, timeout=120, check=False, env=env
+        )
+
+    return run
 
 
 @pytest.mark.parametrize("template", HOSTILE)
-def test_restore_file_runs_nothing(template, marker):
+def test_restore_file_runs_nothing(make, template, marker):
     name = template.format(marker=marker)
     result = make("restore", f"FILE={name}")
     assert not marker.exists(), "a command in FILE ran"
@@ -57,7 +69,7 @@ def test_restore_file_runs_nothing(template, marker):
 
 
 @pytest.mark.parametrize("template", [*HOSTILE, "select '$x', '$1', '$$y', $(FILE)"])
-def test_sql_statement_reaches_duckdb_exactly(template, marker, recording_compose, env_file):
+def test_sql_statement_reaches_duckdb_exactly(make, template, marker, recording_compose, env_file):
     compose, record = recording_compose
     statement = template.format(marker=marker)
     result = make("sql", f"COMPOSE={compose}", f"Q={statement}", env_file=env_file)
@@ -67,13 +79,13 @@ def test_sql_statement_reaches_duckdb_exactly(template, marker, recording_compos
 
 
 @pytest.mark.parametrize("variable", ["WRITE", "SERVICE", "YES", "ANY_OTHER"])
-def test_no_variable_is_expanded_by_make(variable, marker, recording_compose, env_file):
+def test_no_variable_is_expanded_by_make(make, variable, marker, recording_compose, env_file):
     compose, _ = recording_compose
     make("sql", f"COMPOSE={compose}", "Q=select 1", f"{variable}=$(shell touch {marker})", env_file=env_file)
     assert not marker.exists(), f"a command in {variable} ran"
 
 
-def test_read_only_sql_gets_the_readers_keys_not_on_the_command_line(recording_compose, env_file):
+def test_read_only_sql_gets_the_readers_keys_not_on_the_command_line(make, recording_compose, env_file):
     compose, record = recording_compose
     assert make("sql", f"COMPOSE={compose}", "Q=select 1", env_file=env_file).returncode == 0
     args = record.read_text().splitlines()
