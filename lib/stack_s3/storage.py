@@ -1,9 +1,7 @@
-"""Where one location leaves data for another: the contract, written down once; and keys made
-from a user's key that stay inside the store's limits whatever key the user chose."""
+"""Keys made from a user's key that stay inside the store's limits whatever key the user chose."""
 
 import hashlib
 
-ORDERS_TABLE_PREFIX = "ingestion/orders/"
 # S3 allows keys of up to 1024 bytes; MinIO, a file system underneath, also caps each
 # "/"-separated segment at 255 bytes. A user's key may sit right at either limit.
 MAX_KEY_BYTES = 1024
@@ -31,7 +29,3 @@ def derived_key(prefix: str, key: str, suffix: str = "") -> str:
     name_end = key.rsplit("/", 1)[-1].encode()[-KEPT_NAME_BYTES:].decode("utf-8", "ignore")
     return f"{prefix}{LONG_KEYS_FOLDER}{digest}-{name_end}{suffix}"
 
-
-def orders_table_key(partition_key: str) -> str:
-    """The Parquet object in the IO-manager bucket that holds one dropped file's orders."""
-    return derived_key(ORDERS_TABLE_PREFIX, partition_key, ".parquet")

@@ -8,21 +8,14 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
+from stack_contract import INGESTED_ORDERS, dropped_files, orders_table_key
 
 from analytics import summaries
 from analytics.resources import DuckLakeWarehouse, IOBucket
-from stack_s3 import orders_table_key
 
 # pandas costs about 0.6 s to import: only the runs that use it pay (duckdb's .df() loads it).
 if TYPE_CHECKING:
     import pandas as pd
-
-# The cross-location contract with ingestion is its asset key and where it stores a partition's
-# table (stack_s3.orders_table_key, shared by both locations).
-INGESTED_ORDERS = dg.AssetKey(["ingestion", "orders"])
-# Dynamic partitions are shared by name through the instance: these are ingestion's keys, one per
-# dropped file, without importing its code.
-dropped_files = dg.DynamicPartitionsDefinition(name="dropped_files")
 
 ORDERS_TABLE = """
 CREATE TABLE IF NOT EXISTS orders (

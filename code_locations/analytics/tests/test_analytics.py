@@ -8,9 +8,10 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
+from stack_contract import dropped_files
 
 from analytics import sql, summaries
-from analytics.assets import daily_order_summary, dropped_files
+from analytics.assets import daily_order_summary
 from analytics.assets import orders as warehouse_orders
 from analytics.definitions import defs as analytics_defs
 from analytics.resources import EXTENSIONS, extension_path

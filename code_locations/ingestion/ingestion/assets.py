@@ -1,11 +1,12 @@
 """Assets: the landing bucket's inventory, and one validated orders table per dropped file."""
 
 import dagster as dg
+from stack_contract import PROCESSED_PREFIX, QUARANTINE_PREFIX
 
 from ingestion.checks import orders_check_specs
-from ingestion.ingest import IngestConfig, Quarantined, find_source, ingest_file
+from ingestion.ingest import IngestConfig, find_source, ingest_files
 from ingestion.partitions import dropped_files
-from ingestion.resources import PROCESSED_PREFIX, QUARANTINE_PREFIX, LandingZone, TableStore, archived_key
+from ingestion.resources import LandingZone, TableStore, archived_key
 from ingestion.types import ORDERS_TABLE_SCHEMA
 from stack_s3 import iter_objects
 
@@ -37,8 +38,9 @@ def landing_inventory(landing: LandingZone) -> dg.MaterializeResult:
     retry_policy=S3_OUTAGE_RETRIES,
     description=(
         "One cleaned orders table per CSV dropped into the landing bucket (partition = object key), "
-        "stored as Parquet and checked in the same step. The landing sensor ingests new files with "
-        "`ingest_dropped_files`; materializing a partition here re-reads its file."
+        "stored as Parquet and checked in the same step. The landing sensor's runs (`ingest_dropped_files`) "
+        "and a partition materialized here go through the same door, ingest.ingest_files; "
+        "materializing a partition here re-reads its file."
     ),
 )
 def orders(context: dg.AssetExecutionContext, config: IngestConfig, landing: LandingZone, tables: TableStore):
@@ -50,12 +52,5 @@ def orders(context: dg.AssetExecutionContext, config: IngestConfig, landing: Lan
             description=f"{key}: not found in {landing.uri(key)} nor in {landing.uri(archived_key(key))}.",
             allow_retries=False,
         )
-    try:
-        done = ingest_file(source, landing, tables, config, context.run.run_id)
-    except Quarantined as bad:
-        context.log.error(f"Quarantined {landing.uri(key)}: {bad}")
-        # allow_retries=False: retrying cannot fix the file.
-        raise dg.Failure(description=str(bad), metadata=bad.metadata, allow_retries=False) from None
-    if source.in_landing:
-        landing.archive(source.key, source.etag)
-    return dg.MaterializeResult(metadata=done.metadata, check_results=[check.as_result() for check in done.checks])
+    for _, done in ingest_files(context, [source], landing, tables, config, reread=True):
+        yield dg.MaterializeResult(metadata=done.metadata, check_results=[check.as_result() for check in done.checks])

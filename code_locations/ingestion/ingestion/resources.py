@@ -1,16 +1,14 @@
 """Resources: the stack's S3 store, the landing zone users drop files into, and the table store."""
 
 import json
+import shutil
 from pathlib import Path
 
 import dagster as dg
 from botocore.exceptions import ClientError
+from stack_contract import ERROR_REPORT_SUFFIX, PROCESSED_PREFIX, QUARANTINE_PREFIX, orders_table_key
 
-from stack_s3 import S3, derived_key, is_missing, orders_table_key
-
-PROCESSED_PREFIX = "processed/"
-QUARANTINE_PREFIX = "quarantine/"
-ERROR_REPORT_SUFFIX = ".error.json"
+from stack_s3 import S3, derived_key, is_missing
 
 
 def archived_key(key: str) -> str:
@@ -23,6 +21,11 @@ def quarantine_keys(key: str) -> tuple[str, str]:
     `quarantine/<key>.error.json`, both shortened alike if the report's name would be too long."""
     report = derived_key(QUARANTINE_PREFIX, key, ERROR_REPORT_SUFFIX)
     return report.removesuffix(ERROR_REPORT_SUFFIX), report
+
+
+class VersionGone(Exception):
+    """The object version asked for is no longer in landing: handled already, or replaced by newer
+    bytes (which have a run of their own)."""
 
 
 s3 = S3(endpoint_url=dg.EnvVar("S3_ENDPOINT_URL"), region_name=dg.EnvVar("AWS_REGION"))
@@ -50,9 +53,18 @@ class LandingZone(dg.ConfigurableResource):
                 return None
             raise
 
-    def download(self, key: str, path: Path) -> None:
-        # download_file streams to disk (multipart ranges for big objects): memory stays small.
-        self.client().download_file(self.bucket, key, str(path))
+    def download(self, key: str, path: Path, etag: str) -> None:
+        """Streams the version with this ETag to `path`; raises VersionGone if landing no longer holds it."""
+        try:
+            # If-Match: the bytes the sensor listed or none, without asking for the ETag again first.
+            body = self.client().get_object(Bucket=self.bucket, Key=key, IfMatch=etag)["Body"]
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if is_missing(error) or code in ("PreconditionFailed", "412"):
+                raise VersionGone(f"version {etag} is no longer there") from None
+            raise
+        with body, path.open("wb") as out:
+            shutil.copyfileobj(body, out, 1 << 20)
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
@@ -81,7 +93,7 @@ class LandingZone(dg.ConfigurableResource):
 
 
 class TableStore(dg.ConfigurableResource):
-    """Where each dropped file's orders table is kept as Parquet (the contract in stack_s3.storage)."""
+    """Where each dropped file's orders table is kept as Parquet (the contract in stack_contract)."""
 
     s3: S3
     bucket: str

@@ -14,6 +14,7 @@ import dagster as dg
 from botocore.exceptions import ConnectionError as S3ConnectionError
 from botocore.exceptions import HTTPClientError
 
+from ingestion.ingest import FileVersion, IngestFiles
 from ingestion.jobs import INGESTION_TAGS, ingest_orders_job
 from ingestion.listing import Cursor, LandedObject, list_landed, select_new
 from ingestion.partitions import dropped_files, usable_as_partition
@@ -45,8 +46,6 @@ UNFINISHED = [
     dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING,
 ]
-# Runs a burst is shared out over: the `stack/pool` limit in dagster.yaml.
-PARALLEL_RUNS = int(os.environ.get("INGEST_PARALLEL_RUNS", "4"))
 MAX_FILES_PER_RUN = 100
 
 
@@ -54,7 +53,19 @@ class LandingUnreachable(Exception):
     """The S3 store did not answer. The tick fails with this message and the next one tries again."""
 
 
-def share_out(files: list[LandedObject], runs: int = PARALLEL_RUNS, most: int = MAX_FILES_PER_RUN) -> list[list[LandedObject]]:
+def ingestion_slots(instance: dg.DagsterInstance) -> int:
+    """Ingestion runs that may go at once: the run queue's limit for the ingestion pool, set in
+    dagster.yaml and read from there (else the queue's overall limit), so it is written once."""
+    queue = instance.get_concurrency_config().run_queue_config
+    if queue is None:
+        return 1
+    for limit in queue.tag_concurrency_limits:
+        if limit.get("key") == "stack/pool" and limit.get("limit"):
+            return int(limit["limit"])
+    return max(1, queue.max_concurrent_runs)
+
+
+def share_out(files: list[LandedObject], runs: int, most: int = MAX_FILES_PER_RUN) -> list[list[LandedObject]]:
     """Consecutive groups of files, one per run: one file each while they fit in `runs`."""
     size = min(most, max(1, math.ceil(len(files) / runs)))
     return [files[start : start + size] for start in range(0, len(files), size)]
@@ -70,7 +81,9 @@ def run_request(files: list[LandedObject], attempt: str = "") -> dg.RunRequest:
     tags = {**INGESTION_TAGS, "stack/files": str(len(files)), "stack/source": source}
     return dg.RunRequest(
         run_key=f"{attempt}:{run_key}" if attempt else run_key,
-        run_config={"ops": {"ingest_dropped_files": {"config": {"keys": [item.key for item in files]}}}},
+        run_config=dg.RunConfig(
+            ops={"ingest_dropped_files": IngestFiles(files=[FileVersion(key=f.key, etag=f.etag, size=f.size) for f in files])}
+        ),
         tags={**tags, "stack/redrive": attempt} if attempt else tags,
     )
 
@@ -110,7 +123,8 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) ->
     selection = look()
     # While a burst is being ingested, its runs are busy anyway and need the CPU that listing
     # hundreds of waiting files takes: one look per tick then.
-    ingesting_a_burst = selection.waiting - len(selection.new) >= PARALLEL_RUNS
+    slots = ingestion_slots(context.instance)
+    ingesting_a_burst = selection.waiting - len(selection.new) >= slots
     watch_until = time.monotonic() + (0 if ingesting_a_burst else WATCH_SECONDS)
     while len(selection.new) < MAX_FILES_PER_TICK:
         pause = SETTLE_POLL_SECONDS if selection.new else WATCH_POLL_SECONDS
@@ -127,7 +141,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) ->
     # there, with a report, rather than left in landing.
     partitions = [item.key for item in selection.new if usable_as_partition(item.key)]
     return dg.SensorResult(
-        run_requests=[run_request(group) for group in share_out(selection.new)],
+        run_requests=[run_request(group) for group in share_out(selection.new, slots)],
         dynamic_partitions_requests=[dropped_files.build_add_request(partitions)] if partitions else [],
         cursor=selection.cursor.to_json(),
     )
@@ -149,4 +163,5 @@ def landing_redrive_sensor(context: dg.SensorEvaluationContext, landing: Landing
         return dg.SensorResult(skip_reason=f"Nothing in s3://{landing.bucket} waits longer than {REDRIVE_AFTER_SECONDS:.0f} s.")
     context.log.warning(f"Trying {len(stale)} file(s) again: their runs ended without handling them.")
     attempt = f"redrive-{now:.0f}"
-    return dg.SensorResult(run_requests=[run_request(group, attempt) for group in share_out(stale[:MAX_FILES_PER_TICK])])
+    groups = share_out(stale[:MAX_FILES_PER_TICK], ingestion_slots(context.instance))
+    return dg.SensorResult(run_requests=[run_request(group, attempt) for group in groups])

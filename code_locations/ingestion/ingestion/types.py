@@ -3,8 +3,9 @@
 import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
+from stack_contract import INGESTED_ORDERS
 
-ORDERS_KEY = dg.AssetKey(["ingestion", "orders"])
+ORDERS_KEY = INGESTED_ORDERS
 
 # The exact header a dropped CSV must have, in this order.
 ORDERS_SCHEMA = pa.schema(

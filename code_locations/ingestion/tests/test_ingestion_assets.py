@@ -7,6 +7,7 @@ import pytest
 
 from ingestion.assets import orders
 from ingestion.definitions import defs
+from ingestion.ingest import FileVersion, IngestFiles
 from stack_s3.storage import fits_the_store
 
 RESOURCES = ("landing", "tables")
@@ -18,13 +19,19 @@ def materialize(instance, key):
     return dg.materialize([orders], partition_key=key, resources=resources, instance=instance, raise_on_error=False)
 
 
-def ingest_dropped(instance, keys):
-    """The landing sensor's job, run in process against the real S3 server."""
-    instance.add_dynamic_partitions("dropped_files", keys)
-    config = {"ops": {"ingest_dropped_files": {"config": {"keys": keys}}}}
+def run_ingestion(instance, files):
+    """The landing sensor's job, run in process against the real S3 server: `files` are
+    (key, head) pairs, each naming the version the sensor would have listed."""
+    config = IngestFiles(files=[FileVersion(key=key, etag=head["ETag"].strip('"'), size=head["ContentLength"]) for key, head in files])
     return defs.resolve_job_def("ingest_orders_job").execute_in_process(
-        run_config=config, instance=instance, raise_on_error=False
+        run_config=dg.RunConfig(ops={"ingest_dropped_files": config}), instance=instance, raise_on_error=False
     )
+
+
+def ingest_dropped(instance, keys, s3_client, bucket, heads=None):
+    instance.add_dynamic_partitions("dropped_files", keys)
+    heads = heads or {key: s3_client.head_object(Bucket=bucket, Key=key) for key in keys}
+    return run_ingestion(instance, [(key, heads[key]) for key in keys])
 
 
 def materializations(instance, key):
@@ -106,7 +113,7 @@ def test_one_run_ingests_many_files_each_into_its_own_partition(drop, s3_client,
     drop("batch/a.csv", "orders-2024-05-01.csv")
     drop("batch/bad.csv", "bad-wrong-types.csv")
     drop("batch/b.csv", "orders-with-warnings.csv")
-    result = ingest_dropped(instance, ["batch/a.csv", "batch/bad.csv", "batch/b.csv"])
+    result = ingest_dropped(instance, ["batch/a.csv", "batch/bad.csv", "batch/b.csv"], s3_client, landing_bucket)
 
     # The bad file fails the run, but only after the good files around it were ingested.
     assert not result.success
@@ -124,19 +131,28 @@ def test_one_run_ingests_many_files_each_into_its_own_partition(drop, s3_client,
 
 
 def test_repeating_a_run_or_redropping_the_same_bytes_ingests_nothing_twice(drop, s3_client, landing_bucket, instance):
-    drop("same.csv", "orders-2024-05-01.csv")
-    first = ingest_dropped(instance, ["same.csv"])
+    listed = {"same.csv": drop("same.csv", "orders-2024-05-01.csv")}
+    first = ingest_dropped(instance, ["same.csv"], s3_client, landing_bucket, listed)
     assert first.success
     # A retried run finds its file gone from landing; a re-drop of identical bytes is archived.
-    assert ingest_dropped(instance, ["same.csv"]).success
+    assert ingest_dropped(instance, ["same.csv"], s3_client, landing_bucket, listed).success
     drop("same.csv", "orders-2024-05-01.csv")
-    assert ingest_dropped(instance, ["same.csv"]).success
+    assert ingest_dropped(instance, ["same.csv"], s3_client, landing_bucket).success
     assert materializations(instance, "same.csv") == [first.run_id]
     assert keys(s3_client, landing_bucket) == ["processed/same.csv"]
     # Different bytes under the same key (a correction, or a revert) are ingested again.
     drop("same.csv", "orders-with-warnings.csv")
-    again = ingest_dropped(instance, ["same.csv"])
+    again = ingest_dropped(instance, ["same.csv"], s3_client, landing_bucket)
     assert again.success and materializations(instance, "same.csv") == [again.run_id, first.run_id]
+
+
+def test_a_run_ingests_the_version_it_was_given_never_newer_bytes(drop, s3_client, landing_bucket, io_bucket, instance):
+    listed = {"late.csv": drop("late.csv", "orders-2024-05-01.csv")}
+    # Replaced after the sensor listed it: the newer bytes have a run of their own.
+    drop("late.csv", "orders-with-warnings.csv")
+    stale = ingest_dropped(instance, ["late.csv"], s3_client, landing_bucket, listed)
+    assert stale.success and materializations(instance, "late.csv") == []
+    assert keys(s3_client, landing_bucket) == ["late.csv"] and keys(s3_client, io_bucket) == []
 
 
 @pytest.mark.parametrize("sample", ["orders-2024-05-01.csv", "bad-wrong-types.csv"])
@@ -147,7 +163,7 @@ def test_keys_at_the_stores_limits_are_handled_and_everything_written_stays_with
     key = ("d" * 200 + "/") * 3 + "e" * 166 + "/" + "é" * 60 + "f" * 126 + ".csv"
     assert len(key.encode()) == 1020 and len(key.rsplit("/", 1)[-1].encode()) == 250
     drop(key, sample)
-    result = ingest_dropped(instance, [key])
+    result = ingest_dropped(instance, [key], s3_client, landing_bucket)
 
     written = keys(s3_client, landing_bucket) + keys(s3_client, io_bucket)
     assert key not in written, "the original left landing"
@@ -167,12 +183,9 @@ def test_keys_at_the_stores_limits_are_handled_and_everything_written_stays_with
 
 def test_a_key_dagster_refuses_as_a_partition_is_quarantined_with_a_report(drop, s3_client, landing_bucket, io_bucket, instance):
     key = "drops/orders...2024.csv"
-    drop(key, "orders-2024-05-01.csv")
+    head = drop(key, "orders-2024-05-01.csv")
     # Nobody can add it as a partition; the sensor's run ingests it by name alone.
-    config = {"ops": {"ingest_dropped_files": {"config": {"keys": [key]}}}}
-    result = defs.resolve_job_def("ingest_orders_job").execute_in_process(
-        run_config=config, instance=instance, raise_on_error=False
-    )
+    result = run_ingestion(instance, [(key, head)])
     assert not result.success
     assert keys(s3_client, landing_bucket) == [f"quarantine/{key}", f"quarantine/{key}.error.json"]
     report = json.loads(s3_client.get_object(Bucket=landing_bucket, Key=f"quarantine/{key}.error.json")["Body"].read())

@@ -5,11 +5,26 @@ import threading
 
 import dagster as dg
 import pytest
+import yaml
 
 from ingestion import sensors
+from ingestion.ingest import IngestFiles
 from ingestion.listing import Cursor, LandedObject, select_new
 from ingestion.resources import LandingZone, s3
-from ingestion.sensors import PARALLEL_RUNS, LandingUnreachable, landing_sensor, share_out
+from ingestion.sensors import LandingUnreachable, ingestion_slots, landing_sensor, share_out
+from tests.harness.repo import REPO
+
+# The run queue of dagster.yaml (its ingestion pool limit is what the sensor shares bursts over).
+RUN_QUEUE = yaml.safe_load((REPO / "dagster.yaml").read_text())["run_queue"]
+PARALLEL_RUNS = RUN_QUEUE["tag_concurrency_limits"][0]["limit"]
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test(
+        overrides={"run_queue": {"max_concurrent_runs": 8, "tag_concurrency_limits": RUN_QUEUE["tag_concurrency_limits"]}}
+    ) as configured:
+        yield configured
 
 
 @pytest.fixture(autouse=True)
@@ -18,8 +33,13 @@ def look_once(monkeypatch):
     monkeypatch.setattr(sensors, "WATCH_SECONDS", 0.0)
 
 
+def listed_files(request):
+    """The file versions a run request names, read back as the run's typed config."""
+    return IngestFiles(**request.run_config["ops"]["ingest_dropped_files"]["config"]).files
+
+
 def files_of(request):
-    return request.run_config["ops"]["ingest_dropped_files"]["config"]["keys"]
+    return [file.key for file in listed_files(request)]
 
 
 def run_keys(result):
@@ -48,6 +68,9 @@ def test_ticks_request_one_run_per_new_object_version(drop, s3_client, landing_b
     assert all(r.tags["stack/pool"] == "ingestion" for r in first.run_requests)
     assert sorted(k for r in first.run_requests for k in files_of(r)) == sorted(partitions)
     assert f"a.csv@{a['ETag'].strip(chr(34))}@" in " ".join(r.run_key for r in first.run_requests)
+    # The run is told which bytes to ingest: the version the sensor listed, no second look needed.
+    (a_file,) = [f for r in first.run_requests for f in listed_files(r) if f.key == "a.csv"]
+    assert (a_file.etag, a_file.size) == (a["ETag"].strip('"'), a["ContentLength"])
 
     quiet, _ = tick(instance, first.cursor)
     assert not quiet.run_requests and "No new objects" in quiet.skip_reason.skip_message
@@ -123,6 +146,12 @@ def test_a_burst_is_shared_out_over_a_few_runs(drop, instance):
     # The same files give the same run keys: a tick repeated after a crash starts nothing twice.
     repeated, _ = tick(instance)
     assert run_keys(repeated) == run_keys(result)
+
+
+def test_bursts_are_shared_over_the_ingestion_pools_limit_in_dagster_yaml(instance):
+    assert ingestion_slots(instance) == PARALLEL_RUNS
+    with dg.instance_for_test(overrides={"run_queue": {"max_concurrent_runs": 3}}) as without_pool_limit:
+        assert ingestion_slots(without_pool_limit) == 3
 
 
 def test_share_out_gives_lone_files_their_own_run_and_caps_large_runs():

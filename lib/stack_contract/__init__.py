@@ -1,0 +1,30 @@
+"""What the ingestion and analytics locations agree on, written once: the landing bucket's layout,
+the partitions both partition by, and the keys under which one leaves data for the other.
+
+Either location imports this rather than the other's code: a code server loads only its own.
+"""
+
+import dagster as dg
+
+from stack_s3.storage import derived_key
+
+# The landing bucket: users drop files anywhere except under these prefixes, which hold the
+# originals once handled (`processed/<key>`) or refused (`quarantine/<key>` beside
+# `quarantine/<key>.error.json`, the report saying why).
+PROCESSED_PREFIX = "processed/"
+QUARANTINE_PREFIX = "quarantine/"
+RESERVED_PREFIXES = (PROCESSED_PREFIX, QUARANTINE_PREFIX)
+ERROR_REPORT_SUFFIX = ".error.json"
+
+# One partition per dropped file, named by its object key in the landing bucket. The landing
+# sensor adds them; analytics partitions its warehouse rows the same way.
+dropped_files = dg.DynamicPartitionsDefinition(name="dropped_files")
+
+# Each file's validated orders table, one partition per file: written by ingestion, read by analytics.
+INGESTED_ORDERS = dg.AssetKey(["ingestion", "orders"])
+ORDERS_TABLE_PREFIX = "ingestion/orders/"
+
+
+def orders_table_key(partition_key: str) -> str:
+    """The Parquet object in the IO-manager bucket that holds one dropped file's orders."""
+    return derived_key(ORDERS_TABLE_PREFIX, partition_key, ".parquet")
