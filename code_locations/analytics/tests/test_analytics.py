@@ -3,14 +3,14 @@ its data Parquet files in a real S3 server (SeaweedFS), reached through the http
 
 import csv
 from collections import Counter, defaultdict
+from decimal import Decimal
 
 import dagster as dg
 import duckdb
-import pandas as pd
 import pytest
 from stack_contract import dropped_files
 
-from analytics import sql, summaries
+from analytics import sql
 from analytics.assets import daily_order_summary
 from analytics.assets import orders as warehouse_orders
 from analytics.definitions import defs as analytics_defs
@@ -99,22 +99,21 @@ def test_daily_order_summary_counts_every_file(warehouse_env, ingest, instance):
     for key in ("a.csv", "b.csv"):
         ingest(key)
         materialize([warehouse_orders], instance, partition_key=key)
-    materialize([daily_order_summary], instance)
+    result = materialize([daily_order_summary], instance)
 
-    expected_revenue, expected_orders = defaultdict(float), Counter()
+    expected_revenue, expected_orders = defaultdict(Decimal), Counter()
     for row in sample_rows():
-        expected_revenue[(row["order_date"], row["product"])] += 2 * int(row["quantity"]) * float(row["unit_price"])
+        expected_revenue[(row["order_date"], row["product"])] += 2 * int(row["quantity"]) * Decimal(row["unit_price"])
         expected_orders[(row["order_date"], row["product"])] += 2
     rows = query("SELECT strftime(order_date, '%Y-%m-%d'), product, orders, revenue FROM daily_order_summary")
     assert {(day, product): count for day, product, count, _ in rows} == dict(expected_orders)
-    assert {(day, product): revenue for day, product, _, revenue in rows} == pytest.approx(
-        {key: round(value, 2) for key, value in expected_revenue.items()}
-    )
-
-
-def test_summary_of_no_orders_is_empty_with_its_columns():
-    empty = pd.DataFrame(columns=["order_date", "product", "quantity", "unit_price"])
-    assert list(summaries.daily_order_summary(empty).columns) == summaries.SUMMARY_COLUMNS
+    # Money is exact: DECIMAL cents from the CSV to the sums, compared without a tolerance.
+    assert {(day, product): revenue for day, product, _, revenue in rows} == dict(expected_revenue)
+    assert query("SELECT typeof(unit_price) FROM orders LIMIT 1") == [("DECIMAL(18,2)",)]
+    metadata = result.asset_materializations_for_node("warehouse__daily_order_summary")[0].metadata
+    assert metadata["revenue"].value == f"{sum(expected_revenue.values()):.2f}"
+    latest = metadata["latest_days"].value
+    assert max(day for day, _ in expected_orders) in latest and "00:00:00" not in latest
 
 
 def test_extensions_load_from_the_wheels_and_nothing_is_fetched(warehouse_env):

@@ -33,7 +33,7 @@ class IngestConfig(dg.Config):
     """Run config for ingestion; the defaults suit sensor runs, the Launchpad can override them."""
 
     max_file_mb: int = Field(default=1024, description="Larger files are quarantined unread.")
-    block_size_mb: int = Field(default=4, description="CSV block size: memory per converted batch.")
+    block_size_mb: int = Field(default=1, description="CSV block size: memory per converted batch.")
     preview_rows: int = Field(default=5, description="Rows shown in the markdown preview.")
 
 

@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from stack_contract import ERROR_REPORT_SUFFIX, PROCESSED_PREFIX, QUARANTINE_PREFIX, orders_table_key
 
@@ -21,6 +22,9 @@ def quarantine_keys(key: str) -> tuple[str, str]:
     `quarantine/<key>.error.json`, both shortened alike if the report's name would be too long."""
     report = derived_key(QUARANTINE_PREFIX, key, ERROR_REPORT_SUFFIX)
     return report.removesuffix(ERROR_REPORT_SUFFIX), report
+
+
+UPLOAD_IN_BOUNDED_MEMORY = TransferConfig(max_concurrency=2, multipart_chunksize=8 << 20)
 
 
 class VersionGone(Exception):
@@ -100,8 +104,9 @@ class TableStore(dg.ConfigurableResource):
 
     def put_orders(self, partition_key: str, path: Path) -> str:
         key = orders_table_key(partition_key)
-        # upload_file streams large files up in multipart chunks.
-        self.s3.get_client().upload_file(str(path), self.bucket, key)
+        # upload_file streams large files up in multipart chunks; two 8 MiB parts in flight at a
+        # time (its default, ten, held 80 MiB of a run worker's memory for a large file).
+        self.s3.get_client().upload_file(str(path), self.bucket, key, Config=UPLOAD_IN_BOUNDED_MEMORY)
         return f"s3://{self.bucket}/{key}"
 
 
