@@ -27,6 +27,13 @@ CREATE OR REPLACE TABLE daily_order_summary AS
 SELECT order_date, product, count(*) AS orders, sum(quantity) AS units, sum(quantity * unit_price) AS revenue
 FROM orders GROUP BY order_date, product ORDER BY order_date, product"""
 
+# eager() counts a request as handled even when its run fails: one transient error and a file's
+# rows never arrived. A partition whose latest run failed is asked for again, once nothing runs.
+ORDERS_CONDITION = dg.AutomationCondition.eager() | (
+    dg.AutomationCondition.execution_failed() & ~dg.AutomationCondition.in_progress()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+)
+
 # The summary follows any update of orders; unlike plain eager() it does not wait for every
 # file's partition to exist, since a quarantined file's partition never will.
 SUMMARY_CONDITION = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
@@ -46,7 +53,9 @@ def markdown_rows(cursor) -> dg.MetadataValue:
     partitions_def=dropped_files,
     deps=[INGESTED_ORDERS],
     kinds={"duckdb"},
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=ORDERS_CONDITION,
+    # A transient S3 or Postgres error gets 10 + 20 + 40 s before the run fails.
+    retry_policy=dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL),
     # After a burst of drops, automation asks for many files' partitions at once: they load in
     # one run (one container, one commit) instead of a run each.
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -119,4 +128,43 @@ def daily_order_summary(warehouse: DuckLakeWarehouse) -> dg.MaterializeResult:
             "commit_attempts": attempts,
             "latest_days": latest,
         }
+    )
+
+
+def ingested_row_counts(instance: dg.DagsterInstance) -> dict[str, int]:
+    """Rows of each file's latest ingestion, from its materialization (the newest per partition)."""
+    counts: dict[str, int] = {}
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=INGESTED_ORDERS), limit=1000, cursor=cursor)
+        for record in page.records:
+            event = record.asset_materialization
+            if event is not None and event.partition not in counts and "dagster/row_count" in event.metadata:
+                counts[event.partition] = int(event.metadata["dagster/row_count"].value)
+        if not page.has_more:
+            return counts
+        cursor = page.cursor
+
+
+@dg.asset_check(
+    asset=orders,
+    description="Per source_key, the warehouse holds exactly the rows its file's latest ingestion produced.",
+)
+def orders_match_ingested(context: dg.AssetCheckExecutionContext, warehouse: DuckLakeWarehouse) -> dg.AssetCheckResult:
+    ingested = ingested_row_counts(context.instance)
+    with warehouse.get_connection() as con:
+        con.execute(ORDERS_TABLE)
+        loaded = dict(con.execute("SELECT source_key, count(*) FROM orders GROUP BY ALL").fetchall())
+    differ = sorted(key for key in ingested.keys() | loaded.keys() if ingested.get(key) != loaded.get(key))
+    return dg.AssetCheckResult(
+        passed=not differ,
+        metadata={
+            "files_ingested": len(ingested),
+            "files_in_warehouse": len(loaded),
+            "files_that_differ": len(differ),
+            "differing": dg.MetadataValue.json(
+                {key: {"ingested": ingested.get(key), "in_warehouse": loaded.get(key)} for key in differ[:50]}
+            ),
+        },
+        description=("Differs: " + ", ".join(differ[:20]) + (" ..." if len(differ) > 20 else "")) if differ else None,
     )

@@ -11,7 +11,7 @@ import pytest
 from stack_contract import dropped_files
 
 from analytics import sql
-from analytics.assets import daily_order_summary
+from analytics.assets import daily_order_summary, orders_match_ingested
 from analytics.assets import orders as warehouse_orders
 from analytics.definitions import defs as analytics_defs
 from analytics.resources import EXTENSIONS, extension_path
@@ -78,6 +78,34 @@ def test_orders_holds_every_ingested_row_with_its_source_key(warehouse_env, inge
     assert counts == {"a/orders.csv": len(sample_rows()), "b/commandes été.csv": len(sample_rows())}
     # The data are Parquet files in the warehouse bucket, not in the catalog.
     assert query(f"SELECT count(*) FROM glob('{warehouse_env['WAREHOUSE_DATA_PATH']}**/*.parquet')")[0][0] >= 2
+
+
+def run_reconciliation(instance) -> dg.AssetCheckEvaluation:
+    resources = {name: analytics_defs.resources[name] for name in ("io_bucket", "warehouse")}
+    result = dg.materialize(
+        [warehouse_orders, orders_match_ingested], selection=dg.AssetSelection.checks(orders_match_ingested),
+        resources=resources, instance=instance, raise_on_error=False,
+    )
+    (evaluation,) = result.get_asset_check_evaluations()
+    return evaluation
+
+
+def test_reconciliation_names_the_files_whose_rows_are_missing_until_they_are_loaded(warehouse_env, ingest, instance):
+    for key in ("kept.csv", "lost.csv"):
+        ingest(key)
+    materialize([warehouse_orders], instance, partition_key="kept.csv")
+    missing = run_reconciliation(instance)
+    assert not missing.passed and "lost.csv" in missing.description and "kept.csv" not in missing.description
+    materialize([warehouse_orders], instance, partition_key="lost.csv")
+    assert run_reconciliation(instance).passed
+    query_write("DELETE FROM orders WHERE source_key = 'kept.csv' AND order_id % 2 = 0")
+    assert "kept.csv" in run_reconciliation(instance).description
+
+
+def query_write(sql: str) -> None:
+    resource = analytics_defs.resources["warehouse"].process_config_and_initialize()
+    with resource.get_connection() as con:
+        con.execute(sql)
 
 
 def test_reingesting_a_key_replaces_that_files_rows(warehouse_env, ingest, instance):
