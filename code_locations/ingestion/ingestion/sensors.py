@@ -42,6 +42,9 @@ MAX_FILES_PER_TICK = 1000
 # its run fail for a reason outside the file (a bad file is quarantined): it is tried again.
 REDRIVE_INTERVAL_SECONDS = int(os.environ.get("LANDING_REDRIVE_INTERVAL_SECONDS", "300"))
 REDRIVE_AFTER_SECONDS = float(os.environ.get("LANDING_REDRIVE_AFTER_SECONDS", "900"))
+# A file version re-driven this many times whose runs still died is quarantined, with a report
+# saying how each attempt ended, rather than tried forever.
+REDRIVE_MAX_ATTEMPTS = int(os.environ.get("LANDING_REDRIVE_MAX_ATTEMPTS", "3"))
 UNFINISHED = [
     dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING,
@@ -147,21 +150,71 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) ->
     )
 
 
+def versions_in_flight(instance: dg.DagsterInstance) -> set[tuple[str, str]]:
+    """(key, ETag) of every file an ingestion run queued or going was asked to ingest, from its config."""
+    runs = instance.get_runs(dg.RunsFilter(job_name=ingest_orders_job.name, statuses=UNFINISHED))
+    named = set()
+    for run in runs:
+        config = run.run_config.get("ops", {}).get("ingest_dropped_files", {}).get("config", {})
+        named.update((file["key"], file["etag"].strip('"')) for file in config.get("files", []))
+    return named
+
+
+def attempts_at(instance: dg.DagsterInstance, item: LandedObject) -> list[dg.RunRecord]:
+    """The runs that ingested this file version alone (its first run if lone, and every re-drive)."""
+    return instance.get_run_records(
+        dg.RunsFilter(job_name=ingest_orders_job.name, tags={"stack/source": f"{item.key}@{item.etag}"})
+    )
+
+
+def attempts_report(item: LandedObject, attempts: list[dg.RunRecord]) -> dict:
+    return {
+        "file": item.key,
+        "problem": f"its ingestion runs died {len(attempts)} time(s) for reasons outside the file "
+        "(worker killed or out of memory, an outage past retries); it is set aside rather than tried forever",
+        "etag": item.etag,
+        "size_bytes": item.size,
+        "attempts": [
+            {
+                "run_id": record.dagster_run.run_id,
+                "status": record.dagster_run.status.value,
+                "redrive": record.dagster_run.tags.get("stack/redrive", ""),
+                "started": record.start_time,
+                "ended": record.end_time,
+            }
+            for record in sorted(attempts, key=lambda record: record.create_timestamp)
+        ],
+    }
+
+
 @ingesting_sensor(
     REDRIVE_INTERVAL_SECONDS,
     "Tries again, nobody clicking, the files whose run failed for a reason outside the file (an "
     "outage outlasting the step's retries, a worker killed past run retries): files still in "
-    f"landing {REDRIVE_AFTER_SECONDS:.0f} s after upload while no ingestion run is queued or going.",
+    f"landing {REDRIVE_AFTER_SECONDS:.0f} s after upload with no run of theirs queued or going; "
+    f"after {REDRIVE_MAX_ATTEMPTS} re-drives a file is quarantined with a report of its attempts.",
 )
 def landing_redrive_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
-    unfinished = context.instance.get_runs_count(dg.RunsFilter(job_name=ingest_orders_job.name, statuses=UNFINISHED))
-    if unfinished:
-        return dg.SensorResult(skip_reason=f"{unfinished} ingestion run(s) queued or going: they may be handling them.")
     now = time.time()
     stale = [item for item in landed(landing) if now - item.last_modified > REDRIVE_AFTER_SECONDS]
     if not stale:
         return dg.SensorResult(skip_reason=f"Nothing in s3://{landing.bucket} waits longer than {REDRIVE_AFTER_SECONDS:.0f} s.")
-    context.log.warning(f"Trying {len(stale)} file(s) again: their runs ended without handling them.")
-    attempt = f"redrive-{now:.0f}"
-    groups = share_out(stale[:MAX_FILES_PER_TICK], ingestion_slots(context.instance))
-    return dg.SensorResult(run_requests=[run_request(group, attempt) for group in groups])
+    retry, busy = [], 0
+    in_flight = versions_in_flight(context.instance)
+    for item in stale[:MAX_FILES_PER_TICK]:
+        # Judged per file: only a run that names this very version holds it back, never other files' runs.
+        if (item.key, item.etag) in in_flight:
+            busy += 1
+            continue
+        attempts = attempts_at(context.instance, item)
+        if len({record.dagster_run.tags.get("stack/redrive") for record in attempts} - {None}) >= REDRIVE_MAX_ATTEMPTS:
+            moved = landing.quarantine(item.key, f'"{item.etag}"', attempts_report(item, attempts))
+            context.log.error(f"Quarantined {landing.uri(item.key)} after {REDRIVE_MAX_ATTEMPTS} re-drives: see {moved}.error.json")
+        else:
+            retry.append(item)
+    if not retry:
+        return dg.SensorResult(skip_reason=f"{busy} waiting file(s) have a run queued or going; nothing else to try again.")
+    context.log.warning(f"Trying {len(retry)} file(s) again: their runs ended without handling them.")
+    attempt = f"redrive-{time.time_ns() // 1000}"  # each tick's attempt its own label
+    # One run per file: each attempt is then findable by its file's `stack/source` tag.
+    return dg.SensorResult(run_requests=[run_request([item], attempt) for item in retry])

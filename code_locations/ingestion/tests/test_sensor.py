@@ -224,15 +224,33 @@ def redrive_tick(instance):
         return sensors.landing_redrive_sensor(context)
 
 
-def test_files_left_in_landing_by_failed_runs_are_tried_again_when_nothing_is_running(drop, instance, monkeypatch):
-    drop("stuck.csv", "orders-2024-05-01.csv")
+def test_files_left_in_landing_by_failed_runs_are_tried_again_then_quarantined(drop, s3_client, landing_bucket, instance, monkeypatch):
+    head = drop("stuck.csv", "orders-2024-05-01.csv")
+    etag = head["ETag"].strip('"')
     assert "waits longer" in redrive_tick(instance).skip_reason.skip_message, "a fresh file is the landing sensor's"
 
     monkeypatch.setattr(sensors, "REDRIVE_AFTER_SECONDS", 0.0)
-    (request,) = redrive_tick(instance).run_requests
-    assert files_of(request) == ["stuck.csv"] and request.tags["stack/redrive"].startswith("redrive-")
-    assert request.run_key.startswith(request.tags["stack/redrive"] + ":stuck.csv@"), "each attempt starts afresh"
+    monkeypatch.setattr(sensors, "REDRIVE_MAX_ATTEMPTS", 2)
+    # Other files' runs going on all the while never hold a stranded file back.
+    instance.add_run(dg.DagsterRun(job_name="ingest_orders_job", status=dg.DagsterRunStatus.STARTED, tags={"stack/source": "other.csv@e"}))
+    for _ in range(2):
+        (request,) = redrive_tick(instance).run_requests
+        assert files_of(request) == ["stuck.csv"] and request.tags["stack/redrive"].startswith("redrive-")
+        assert request.run_key.startswith(request.tags["stack/redrive"] + ":stuck.csv@"), "each attempt starts afresh"
+        # The attempt's worker is killed: while it runs nothing more is asked; then it has failed.
+        run = dg.DagsterRun(
+            job_name="ingest_orders_job", status=dg.DagsterRunStatus.STARTED, tags=request.tags, run_config=request.run_config
+        )
+        instance.add_run(run)
+        assert not redrive_tick(instance).run_requests
+        instance.report_run_failed(run)
 
-    # While an ingestion run is queued or going, that run may be handling it: nothing is re-driven.
-    instance.add_run(dg.DagsterRun(job_name="ingest_orders_job", status=dg.DagsterRunStatus.STARTED))
-    assert "queued or going" in redrive_tick(instance).skip_reason.skip_message
+    assert not redrive_tick(instance).run_requests
+    assert keys(s3_client, landing_bucket) == ["quarantine/stuck.csv", "quarantine/stuck.csv.error.json"]
+    report = json.loads(s3_client.get_object(Bucket=landing_bucket, Key="quarantine/stuck.csv.error.json")["Body"].read())
+    assert report["file"] == "stuck.csv" and report["etag"] == etag
+    assert [a["status"] for a in report["attempts"]] == ["FAILURE", "FAILURE"] and len({a["redrive"] for a in report["attempts"]}) == 2
+
+
+def keys(client, bucket):
+    return sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", []))
