@@ -23,6 +23,8 @@ dropped_files = dg.DynamicPartitionsDefinition(name="dropped_files")
 # Each file's validated orders table, one partition per file: written by ingestion, read by analytics.
 INGESTED_ORDERS = dg.AssetKey(["ingestion", "orders"])
 ORDERS_TABLE_PREFIX = "ingestion/orders/"
+# Every ingested file's rows in the warehouse, partitioned like INGESTED_ORDERS.
+WAREHOUSE_ORDERS = dg.AssetKey(["warehouse", "orders"])
 
 
 def orders_table_key(partition_key: str) -> str:

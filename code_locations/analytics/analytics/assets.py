@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
-from stack_contract import INGESTED_ORDERS, dropped_files, orders_table_key
+from stack_contract import INGESTED_ORDERS, WAREHOUSE_ORDERS, dropped_files, orders_table_key
 from tabulate import tabulate
 
 from analytics.resources import DuckLakeWarehouse, IOBucket
@@ -48,7 +48,7 @@ def markdown_rows(cursor) -> dg.MetadataValue:
 
 
 @dg.asset(
-    key=["warehouse", "orders"],
+    key=WAREHOUSE_ORDERS,
     group_name="warehouse",
     partitions_def=dropped_files,
     deps=[INGESTED_ORDERS],

@@ -1,7 +1,7 @@
 """Assets: the landing bucket's inventory, and one validated orders table per dropped file."""
 
 import dagster as dg
-from stack_contract import PROCESSED_PREFIX, QUARANTINE_PREFIX
+from stack_contract import ERROR_REPORT_SUFFIX, INGESTED_ORDERS, PROCESSED_PREFIX, QUARANTINE_PREFIX, WAREHOUSE_ORDERS
 
 from ingestion.checks import orders_check_specs
 from ingestion.ingest import IngestConfig, find_source, ingest_files
@@ -15,17 +15,37 @@ from stack_s3 import iter_objects
 S3_OUTAGE_RETRIES = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL)
 
 
-@dg.asset(kinds={"s3"}, description="How many objects wait in the landing bucket.")
-def landing_inventory(landing: LandingZone) -> dg.MaterializeResult:
+@dg.asset(
+    kinds={"s3"},
+    description=(
+        "The ledger: files waiting in landing, in flight, processed, quarantined and re-driven, and "
+        "how many ingested files the warehouse has not loaded yet (its lag)."
+    ),
+)
+def landing_inventory(context: dg.AssetExecutionContext, landing: LandingZone) -> dg.MaterializeResult:
+    from ingestion.sensors import recent_redrives, versions_in_flight  # the sensors import this module
+
     counts = {"waiting": 0, "processed": 0, "quarantined": 0}
     for entry in iter_objects(landing.client(), landing.bucket):
         if entry["Key"].startswith(PROCESSED_PREFIX):
             counts["processed"] += 1
         elif entry["Key"].startswith(QUARANTINE_PREFIX):
-            counts["quarantined"] += 1
+            counts["quarantined"] += not entry["Key"].endswith(ERROR_REPORT_SUFFIX)
         else:
             counts["waiting"] += 1
-    return dg.MaterializeResult(metadata={"bucket": landing.bucket, "objects": sum(counts.values()), **counts})
+    instance = context.instance
+    ingested = set(instance.get_materialized_partitions(INGESTED_ORDERS))
+    loaded = set(instance.get_materialized_partitions(WAREHOUSE_ORDERS))
+    return dg.MaterializeResult(
+        metadata={
+            "bucket": landing.bucket,
+            **counts,
+            "in_flight": len(versions_in_flight(instance)),
+            "redriven_runs_recent": recent_redrives(instance),
+            "files_ingested": len(ingested),
+            "warehouse_lag_files": len(ingested - loaded),
+        }
+    )
 
 
 @dg.asset(

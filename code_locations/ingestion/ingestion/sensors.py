@@ -160,6 +160,12 @@ def versions_in_flight(instance: dg.DagsterInstance) -> set[tuple[str, str]]:
     return named
 
 
+def recent_redrives(instance: dg.DagsterInstance, runs: int = 1000) -> int:
+    """How many of the latest `runs` ingestion runs were re-drives."""
+    latest = instance.get_runs(dg.RunsFilter(job_name=ingest_orders_job.name), limit=runs)
+    return sum(1 for run in latest if "stack/redrive" in run.tags)
+
+
 def attempts_at(instance: dg.DagsterInstance, item: LandedObject) -> list[dg.RunRecord]:
     """The runs that ingested this file version alone (its first run if lone, and every re-drive)."""
     return instance.get_run_records(

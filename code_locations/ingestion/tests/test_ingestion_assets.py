@@ -5,7 +5,7 @@ import json
 import dagster as dg
 import pytest
 
-from ingestion.assets import orders
+from ingestion.assets import landing_inventory, orders
 from ingestion.definitions import defs
 from ingestion.ingest import FileVersion, IngestFiles
 from stack_s3.storage import fits_the_store
@@ -191,3 +191,15 @@ def test_a_key_dagster_refuses_as_a_partition_is_quarantined_with_a_report(drop,
     report = json.loads(s3_client.get_object(Bucket=landing_bucket, Key=f"quarantine/{key}.error.json")["Body"].read())
     assert "partition key" in report["problem"] and report["file"] == key
     assert keys(s3_client, io_bucket) == []
+
+
+def test_the_ledger_counts_files_by_where_they_are_and_the_warehouse_lag(drop, s3_client, landing_bucket, instance):
+    drop("ok.csv", "orders-2024-05-01.csv")
+    drop("bad.csv", "bad-wrong-types.csv")
+    drop("waiting.csv", "orders-2024-05-01.csv")
+    ingest_dropped(instance, ["ok.csv", "bad.csv"], s3_client, landing_bucket)
+    result = dg.materialize([landing_inventory], resources={"landing": defs.resources["landing"]}, instance=instance)
+    metadata = {name: value.value for name, value in result.asset_materializations_for_node("landing_inventory")[0].metadata.items()}
+    assert (metadata["waiting"], metadata["processed"], metadata["quarantined"], metadata["in_flight"]) == (1, 1, 1, 0)
+    # ok.csv is ingested, and not yet in the warehouse.
+    assert (metadata["files_ingested"], metadata["warehouse_lag_files"]) == (1, 1)
