@@ -1,7 +1,8 @@
 """`make bench`: what users feel, measured on a stack of its own.
 
 Phases: (optional) a no-cache image build; cold `up` to all healthy; GraphQL launch -> SUCCESS;
-file drop -> sensor run SUCCESS; a burst of drops (wall time, runs/s, exactly-once); idle memory
+file drop -> sensor run SUCCESS; one large file (500 MB, its run's time in F and MB/s); a burst
+of drops (wall time, runs/s, exactly-once); idle memory
 per service; image sizes. Prints a table and writes report.json and report.md. It asserts nothing
 about speed: a phase fails only if the stack misbehaves (a run fails, a file is missed or doubled).
 """
@@ -13,6 +14,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -22,7 +24,7 @@ import docker
 
 from tests.harness.burst import Burst
 from tests.harness.code_edits import asset_names, make, new_asset
-from tests.harness.orders import orders_csv
+from tests.harness.orders import orders_csv, write_orders_csv
 from tests.harness.polling import wait_until
 from tests.harness.repo import BENCH_STACK, REPO
 from tests.harness.stack import Stack
@@ -118,6 +120,25 @@ def drops(stack: Stack, count: int) -> dict:
         "median_queued_to_started_s": round(statistics.median(b["queued_to_started_s"] for b in breakdowns), 2),
         "median_started_to_finished_s": round(statistics.median(b["started_to_finished_s"] for b in breakdowns), 2),
     }
+
+
+def large_file(stack: Stack, megabytes: float) -> dict:
+    """One valid file of unique order ids, dropped on an idle stack: how long its ingestion run takes
+    (started -> finished), and what that is per MB. Its memory bound is test_large_files.py's."""
+    progress(f"large file: {megabytes} MB")
+    key, s3 = f"bench/large-{uuid.uuid4().hex[:8]}.csv", stack.s3()
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "large.csv"
+        rows = write_orders_csv(path, int(megabytes * 10**6))
+        size = path.stat().st_size
+        s3.upload_file(str(path), stack.settings["LANDING_BUCKET"], key)
+    etag = s3.head_object(Bucket=stack.settings["LANDING_BUCKET"], Key=key)["ETag"].strip('"')
+    run = stack.wait_for_sensor_run(f"{key}@{etag}", timeout=1800)
+    if run["status"] != "SUCCESS":
+        raise RuntimeError(f"large-file run {run['runId']} ended {run['status']}")
+    seconds = run_breakdown(stack, run["runId"])["started_to_finished_s"]
+    stack.wait_until_idle()
+    return {"mb": round(size / 1e6, 1), "rows": rows, "run_s": round(seconds, 1), "mb_per_s": round(size / 1e6 / seconds, 2)}
 
 
 def storage_bytes(stack: Stack) -> dict[str, int]:
@@ -329,6 +350,9 @@ def markdown(report: dict) -> str:
         ("file drop -> SUCCESS", timing(m["drop"])),
         ("  upload -> run created / queued -> started / started -> finished (medians)",
          "{median_upload_to_run_created_s} s / {median_queued_to_started_s} s / {median_started_to_finished_s} s".format(**m["drop"])),
+        ("large file: ingestion run started -> finished",
+         "{mb} MB ({rows} rows) in {run_s} s".format(**m["large_file"])
+         + f" = {m['large_file']['run_s'] / floor:.1f} F, {m['large_file']['mb_per_s']} MB/s"),
         ("burst", "{files} files in {wall_s} s = {files_per_s} files/s; {runs} runs; each file materialized exactly once".format(**m["burst"])),
     ]
     details += [
@@ -358,6 +382,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(REPO / "bench-results"))
     args = parser.parse_args()
     launches_n, drops_n, burst_n, idle_s = (3, 3, 20, 10) if args.quick else (10, 10, 300, 60)
+    large_mb = 5 if args.quick else 500
 
     stack = Stack.from_environment(BENCH_STACK)
     metrics: dict = {}
@@ -369,6 +394,7 @@ def main() -> int:
         metrics["restart_up_s"] = restart_up(stack)
         metrics["launch"] = launches(stack, launches_n)
         metrics["drop"] = drops(stack, drops_n)
+        metrics["large_file"] = large_file(stack, large_mb)
         metrics["idle_cpu"] = idle_cpu(stack, idle_s)
         metrics["idle_memory"] = idle_memory(stack)
         metrics["burst"] = burst(stack, burst_n)

@@ -6,21 +6,6 @@ its Components), which every run worker would pay. boto3 alone is enough for wha
 
 from stack_s3.client import S3, is_missing
 from stack_s3.listing import iter_objects
-from stack_s3.storage import (
-    LANDING_RESERVED_PREFIXES,
-    PROCESSED_PREFIX,
-    QUARANTINE_PREFIX,
-    derived_key,
-    orders_table_key,
-)
+from stack_s3.storage import derived_key
 
-__all__ = [
-    "LANDING_RESERVED_PREFIXES",
-    "PROCESSED_PREFIX",
-    "QUARANTINE_PREFIX",
-    "S3",
-    "derived_key",
-    "is_missing",
-    "iter_objects",
-    "orders_table_key",
-]
+__all__ = ["S3", "derived_key", "is_missing", "iter_objects"]

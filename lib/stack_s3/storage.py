@@ -1,11 +1,10 @@
-"""Where one location leaves data for another: the contract, written down once; and keys made
-from a user's key that stay inside the store's limits whatever key the user chose."""
+"""Keys made from a user's key that stay inside the store's limits whatever key the user chose."""
 
 import hashlib
 
-ORDERS_TABLE_PREFIX = "ingestion/orders/"
 # Where the landing bucket keeps the files the stack has handled: the stack's alone. Uploaders may
-# not write there (deploy/s3/identity.sh); deploy/s3/drop.py says so before trying.
+# not write there (deploy/s3/identity.sh); deploy/s3/drop.py says so before trying. Here, not in
+# stack_contract, because drop.py runs where importing dagster would cost a second per drop.
 PROCESSED_PREFIX = "processed/"
 QUARANTINE_PREFIX = "quarantine/"
 LANDING_RESERVED_PREFIXES = (PROCESSED_PREFIX, QUARANTINE_PREFIX)
@@ -36,7 +35,3 @@ def derived_key(prefix: str, key: str, suffix: str = "") -> str:
     name_end = key.rsplit("/", 1)[-1].encode()[-KEPT_NAME_BYTES:].decode("utf-8", "ignore")
     return f"{prefix}{LONG_KEYS_FOLDER}{digest}-{name_end}{suffix}"
 
-
-def orders_table_key(partition_key: str) -> str:
-    """The Parquet object in the IO-manager bucket that holds one dropped file's orders."""
-    return derived_key(ORDERS_TABLE_PREFIX, partition_key, ".parquet")

@@ -12,11 +12,11 @@ def orders_csv(rows: int, first_id: int = 1) -> bytes:
 
 def write_orders_csv(path, min_bytes: int, rows_per_block: int = 100_000) -> int:
     """Writes an orders CSV of at least `min_bytes` to `path`, block by block (memory stays small;
-    every order_id unique); returns its size."""
+    every order_id unique); returns its rows."""
+    rows = 0
     with open(path, "wb") as out:
         out.write(HEADER.encode())
-        first_id = 1
         while out.tell() < min_bytes:
-            out.write(orders_csv(rows_per_block, first_id).removeprefix(HEADER.encode()))
-            first_id += rows_per_block
-        return out.tell()
+            out.write(orders_csv(rows_per_block, rows + 1).removeprefix(HEADER.encode()))
+            rows += rows_per_block
+    return rows

@@ -1,6 +1,6 @@
 import dagster as dg
 
-from analytics.assets import daily_order_summary, orders
+from analytics.assets import daily_order_summary, orders, orders_match_ingested
 from analytics.io_managers import s3_json_io_manager
 from analytics.jobs import storage_report_job, warehouse_orders_job
 from analytics.resources import io_bucket, s3, warehouse
@@ -13,6 +13,7 @@ defs = dg.Definitions(
     # starting a second Python process per step (about 4 s per run, measured).
     executor=dg.in_process_executor,
     assets=[orders, daily_order_summary],
+    asset_checks=[orders_match_ingested],
     jobs=[storage_report_job, warehouse_orders_job, retention_job],
     schedules=[storage_report_schedule, retention_schedule],
     sensors=[warehouse_automation],

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 from pydantic import Field
+from stack_contract import PROCESSED_PREFIX, QUARANTINE_PREFIX
 
 from stack_s3 import S3, iter_objects
 
@@ -67,8 +68,8 @@ def apply_retention(context: dg.OpExecutionContext, config: RetentionConfig, s3:
         deleted["runs"] = delete_runs_before(context.instance, before)
     for name, days, bucket, prefix in [
         ("compute logs", config.compute_log_days, compute_logs, ""),
-        ("processed originals", config.processed_days, landing, "processed/"),
-        ("quarantined originals and reports", config.quarantine_days, landing, "quarantine/"),
+        ("processed originals", config.processed_days, landing, PROCESSED_PREFIX),
+        ("quarantined originals and reports", config.quarantine_days, landing, QUARANTINE_PREFIX),
     ]:
         if before := cutoff(days):
             deleted[name] = delete_objects_before(client, bucket, prefix, before)

@@ -4,16 +4,17 @@ its data Parquet files in a real S3 server (SeaweedFS), reached through the http
 import csv
 import html
 from collections import Counter, defaultdict
+from decimal import Decimal
 
 import dagster as dg
 import duckdb
-import pandas as pd
 import pytest
 from markdown_it import MarkdownIt
+from stack_contract import dropped_files
 from stack_markdown import inert_text
 
-from analytics import sql, summaries
-from analytics.assets import daily_order_summary, dropped_files
+from analytics import sql
+from analytics.assets import daily_order_summary, orders_match_ingested
 from analytics.assets import orders as warehouse_orders
 from analytics.definitions import defs as analytics_defs
 from analytics.resources import EXTENSIONS, extension_path
@@ -82,6 +83,34 @@ def test_orders_holds_every_ingested_row_with_its_source_key(warehouse_env, inge
     assert query(f"SELECT count(*) FROM glob('{warehouse_env['WAREHOUSE_DATA_PATH']}**/*.parquet')")[0][0] >= 2
 
 
+def run_reconciliation(instance) -> dg.AssetCheckEvaluation:
+    resources = {name: analytics_defs.resources[name] for name in ("io_bucket", "warehouse")}
+    result = dg.materialize(
+        [warehouse_orders, orders_match_ingested], selection=dg.AssetSelection.checks(orders_match_ingested),
+        resources=resources, instance=instance, raise_on_error=False,
+    )
+    (evaluation,) = result.get_asset_check_evaluations()
+    return evaluation
+
+
+def test_reconciliation_names_the_files_whose_rows_are_missing_until_they_are_loaded(warehouse_env, ingest, instance):
+    for key in ("kept.csv", "lost.csv"):
+        ingest(key)
+    materialize([warehouse_orders], instance, partition_key="kept.csv")
+    missing = run_reconciliation(instance)
+    assert not missing.passed and "lost.csv" in missing.description and "kept.csv" not in missing.description
+    materialize([warehouse_orders], instance, partition_key="lost.csv")
+    assert run_reconciliation(instance).passed
+    query_write("DELETE FROM orders WHERE source_key = 'kept.csv' AND order_id % 2 = 0")
+    assert "kept.csv" in run_reconciliation(instance).description
+
+
+def query_write(sql: str) -> None:
+    resource = analytics_defs.resources["warehouse"].process_config_and_initialize()
+    with resource.get_connection() as con:
+        con.execute(sql)
+
+
 def test_reingesting_a_key_replaces_that_files_rows(warehouse_env, ingest, instance):
     ingest("a.csv")
     materialize([warehouse_orders], instance, partition_key="a.csv")
@@ -101,22 +130,21 @@ def test_daily_order_summary_counts_every_file(warehouse_env, ingest, instance):
     for key in ("a.csv", "b.csv"):
         ingest(key)
         materialize([warehouse_orders], instance, partition_key=key)
-    materialize([daily_order_summary], instance)
+    result = materialize([daily_order_summary], instance)
 
-    expected_revenue, expected_orders = defaultdict(float), Counter()
+    expected_revenue, expected_orders = defaultdict(Decimal), Counter()
     for row in sample_rows():
-        expected_revenue[(row["order_date"], row["product"])] += 2 * int(row["quantity"]) * float(row["unit_price"])
+        expected_revenue[(row["order_date"], row["product"])] += 2 * int(row["quantity"]) * Decimal(row["unit_price"])
         expected_orders[(row["order_date"], row["product"])] += 2
     rows = query("SELECT strftime(order_date, '%Y-%m-%d'), product, orders, revenue FROM daily_order_summary")
     assert {(day, product): count for day, product, count, _ in rows} == dict(expected_orders)
-    assert {(day, product): revenue for day, product, _, revenue in rows} == pytest.approx(
-        {key: round(value, 2) for key, value in expected_revenue.items()}
-    )
-
-
-def test_summary_of_no_orders_is_empty_with_its_columns():
-    empty = pd.DataFrame(columns=["order_date", "product", "quantity", "unit_price"])
-    assert list(summaries.daily_order_summary(empty).columns) == summaries.SUMMARY_COLUMNS
+    # Money is exact: DECIMAL cents from the CSV to the sums, compared without a tolerance.
+    assert {(day, product): revenue for day, product, _, revenue in rows} == dict(expected_revenue)
+    assert query("SELECT typeof(unit_price) FROM orders LIMIT 1") == [("DECIMAL(18,2)",)]
+    metadata = result.asset_materializations_for_node("warehouse__daily_order_summary")[0].metadata
+    assert metadata["revenue"].value == f"{sum(expected_revenue.values()):.2f}"
+    latest = metadata["latest_days"].value
+    assert inert_text(max(day for day, _ in expected_orders)) in latest and "00:00:00" not in latest
 
 
 def test_extensions_load_from_the_wheels_and_nothing_is_fetched(warehouse_env):

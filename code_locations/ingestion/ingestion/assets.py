@@ -1,11 +1,12 @@
 """Assets: the landing bucket's inventory, and one validated orders table per dropped file."""
 
 import dagster as dg
+from stack_contract import ERROR_REPORT_SUFFIX, INGESTED_ORDERS, PROCESSED_PREFIX, QUARANTINE_PREFIX, WAREHOUSE_ORDERS
 
 from ingestion.checks import orders_check_specs
-from ingestion.ingest import IngestConfig, Quarantined, find_source, ingest_file
+from ingestion.ingest import IngestConfig, find_source, ingest_files
 from ingestion.partitions import dropped_files
-from ingestion.resources import PROCESSED_PREFIX, QUARANTINE_PREFIX, LandingZone, TableStore, archived_folder
+from ingestion.resources import LandingZone, TableStore, archived_folder
 from ingestion.types import ORDERS_TABLE_SCHEMA
 from stack_s3 import iter_objects
 
@@ -14,17 +15,37 @@ from stack_s3 import iter_objects
 S3_OUTAGE_RETRIES = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL)
 
 
-@dg.asset(kinds={"s3"}, description="How many objects wait in the landing bucket.")
-def landing_inventory(landing: LandingZone) -> dg.MaterializeResult:
+@dg.asset(
+    kinds={"s3"},
+    description=(
+        "The ledger: files waiting in landing, in flight, processed, quarantined and re-driven, and "
+        "how many ingested files the warehouse has not loaded yet (its lag)."
+    ),
+)
+def landing_inventory(context: dg.AssetExecutionContext, landing: LandingZone) -> dg.MaterializeResult:
+    from ingestion.sensors import recent_redrives, versions_in_flight  # the sensors import this module
+
     counts = {"waiting": 0, "processed": 0, "quarantined": 0}
     for entry in iter_objects(landing.client(), landing.bucket):
         if entry["Key"].startswith(PROCESSED_PREFIX):
             counts["processed"] += 1
         elif entry["Key"].startswith(QUARANTINE_PREFIX):
-            counts["quarantined"] += 1
+            counts["quarantined"] += not entry["Key"].endswith(ERROR_REPORT_SUFFIX)
         else:
             counts["waiting"] += 1
-    return dg.MaterializeResult(metadata={"bucket": landing.bucket, "objects": sum(counts.values()), **counts})
+    instance = context.instance
+    ingested = set(instance.get_materialized_partitions(INGESTED_ORDERS))
+    loaded = set(instance.get_materialized_partitions(WAREHOUSE_ORDERS))
+    return dg.MaterializeResult(
+        metadata={
+            "bucket": landing.bucket,
+            **counts,
+            "in_flight": len(versions_in_flight(instance)),
+            "redriven_runs_recent": recent_redrives(instance),
+            "files_ingested": len(ingested),
+            "warehouse_lag_files": len(ingested - loaded),
+        }
+    )
 
 
 @dg.asset(
@@ -37,8 +58,9 @@ def landing_inventory(landing: LandingZone) -> dg.MaterializeResult:
     retry_policy=S3_OUTAGE_RETRIES,
     description=(
         "One cleaned orders table per CSV dropped into the landing bucket (partition = object key), "
-        "stored as Parquet and checked in the same step. The landing sensor ingests new files with "
-        "`ingest_dropped_files`; materializing a partition here re-reads its file."
+        "stored as Parquet and checked in the same step. The landing sensor's runs (`ingest_dropped_files`) "
+        "and a partition materialized here go through the same door, ingest.ingest_files; "
+        "materializing a partition here re-reads its file."
     ),
 )
 def orders(context: dg.AssetExecutionContext, config: IngestConfig, landing: LandingZone, tables: TableStore):
@@ -50,12 +72,5 @@ def orders(context: dg.AssetExecutionContext, config: IngestConfig, landing: Lan
             description=f"{key}: not found in {landing.uri(key)} nor under {landing.uri(archived_folder(key))}.",
             allow_retries=False,
         )
-    try:
-        done = ingest_file(source, landing, tables, config, context.run.run_id)
-    except Quarantined as bad:
-        context.log.error(f"Quarantined {landing.uri(key)}: {bad}")
-        # allow_retries=False: retrying cannot fix the file.
-        raise dg.Failure(description=str(bad), metadata=bad.metadata, allow_retries=False) from None
-    if source.in_landing:
-        landing.archive(source.key, source.etag)
-    return dg.MaterializeResult(metadata=done.metadata, check_results=[check.as_result() for check in done.checks])
+    for _, done in ingest_files(context, [source], landing, tables, config, reread=True):
+        yield dg.MaterializeResult(metadata=done.metadata, check_results=[check.as_result() for check in done.checks])

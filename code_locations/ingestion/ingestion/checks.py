@@ -5,9 +5,14 @@ again from S3. The schema check blocks: a table that breaks the contract must no
 analytics. The others only warn: messy data is still data, but someone should look at it.
 """
 
+import math
+import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -16,6 +21,9 @@ from ingestion.types import ORDERS_KEY, ORDERS_SCHEMA, check_orders
 
 MIN_ROWS = 10
 MAX_NULL_RATE = 0.05
+# Ids judged at once by the duplicate check (8 bytes each, a few times that while counted).
+IDS_PER_SPILL = 1 << 19
+ID_SCHEMA = pa.schema([pa.field("order_id", pa.int64())])
 
 
 @dataclass(frozen=True)
@@ -83,16 +91,36 @@ def null_rate(table: pq.ParquetFile) -> CheckOutcome:
 
 
 def unique_ids(table: pq.ParquetFile) -> CheckOutcome:
-    # Only the order_id column is read: 8 bytes a row even for a large file.
-    ids = table.read(columns=["order_id"]).column("order_id")
-    counts = pc.value_counts(ids.drop_null())
-    repeated = counts.filter(pc.greater(counts.field("counts"), 1))
-    duplicates = sum(entry["counts"] - 1 for entry in repeated.to_pylist())
-    examples = [entry["values"] for entry in repeated.slice(0, 5).to_pylist()]
+    """Duplicates counted in bounded memory whatever the file's size: ids are spread by value over
+    spill files on local disk, then each spill file, at most about IDS_PER_SPILL ids, is judged alone
+    (equal ids always land in the same one). Counting all ids at once took 1.3 GiB for 5M rows."""
+    spills = 1 << max(0, math.ceil(math.log2(max(1, table.metadata.num_rows) / IDS_PER_SPILL)))
+    duplicates, examples = 0, []
+    with tempfile.TemporaryDirectory(prefix="order-ids-") as scratch:
+        paths = [Path(scratch) / f"{number}.arrow" for number in range(spills)]
+        with ExitStack() as opened:
+            writers = [opened.enter_context(pa.ipc.new_stream(path, ID_SCHEMA)) for path in paths]
+            for group in range(table.metadata.num_row_groups):
+                ids = table.read_row_group(group, columns=["order_id"]).column("order_id").combine_chunks().drop_null()
+                spill_of = pc.bit_wise_and(ids, spills - 1)  # the low bits: a cheap, even spread
+                for number, writer in enumerate(writers):
+                    chosen = ids if spills == 1 else ids.filter(pc.equal(spill_of, number))
+                    if len(chosen):
+                        writer.write_batch(pa.record_batch([chosen], schema=ID_SCHEMA))
+        for path in paths:
+            with pa.ipc.open_stream(path) as reader:
+                ids = reader.read_all().column("order_id")
+            # Sorted, a repeated id sits next to its twin: no hash table (which cost ~300 bytes an id).
+            ordered = ids.take(pc.sort_indices(ids))
+            repeats = pc.equal(ordered[1:], ordered[:-1]) if len(ordered) > 1 else pa.array([], pa.bool_())
+            duplicates += pc.sum(repeats).as_py() or 0
+            if len(examples) < 5:
+                examples += pc.unique(ordered[1:].filter(repeats))[: 5 - len(examples)].to_pylist()
+            del ids, ordered, repeats
     return CheckOutcome(
         "orders_unique_ids",
         passed=duplicates == 0,
-        metadata={"duplicate_rows": duplicates, "max_duplicates": 0, "example_ids": str(examples)},
+        metadata={"duplicate_rows": duplicates, "max_duplicates": 0, "example_ids": str(sorted(examples))},
     )
 
 

@@ -1,17 +1,20 @@
-"""One dropped file, start to finish: validate, convert, store its table, judge it, or quarantine it.
+"""One door for the `ingestion/orders` asset: every file, whoever asks, goes through `ingest_files`.
 
-Shared by the `orders` asset (one partition, e.g. re-materialized from the UI) and the sensor's
-`ingest_dropped_files` op (one or many files a run). The caller archives the original once the
-outcome is recorded, so a run killed half-way can be repeated without losing or doubling a file.
+The landing sensor's runs (`ingest_dropped_files`, one or many files a run) and a partition
+re-materialized from the UI (the `orders` asset) both call it. It validates, converts, stores and
+judges each file, or quarantines it, and archives the original only once the outcome is recorded,
+so a run killed half-way can be repeated without losing or doubling a file.
 """
 
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+from botocore.exceptions import ClientError
 from pydantic import Field
 from stack_markdown import markdown_table
 
@@ -19,8 +22,9 @@ from ingestion.charts import bar_chart_png, markdown_image
 from ingestion.checks import CheckOutcome, judge
 from ingestion.parsing import IngestStats, InvalidFile, check_extension, check_text, csv_to_parquet
 from ingestion.partitions import usable_as_partition
-from ingestion.resources import LandingZone, TableStore, archived_key
+from ingestion.resources import LandingZone, TableStore, VersionGone, archived_key
 from ingestion.types import ORDERS_COLUMNS, ORDERS_KEY, ORDERS_TABLE_SCHEMA
+from stack_s3 import is_missing
 
 CHART_DAYS = 120
 
@@ -29,8 +33,22 @@ class IngestConfig(dg.Config):
     """Run config for ingestion; the defaults suit sensor runs, the Launchpad can override them."""
 
     max_file_mb: int = Field(default=1024, description="Larger files are quarantined unread.")
-    block_size_mb: int = Field(default=4, description="CSV block size: memory per converted batch.")
+    block_size_mb: int = Field(default=1, description="CSV block size: memory per converted batch.")
     preview_rows: int = Field(default=5, description="Rows shown in the markdown preview.")
+
+
+class FileVersion(dg.Config):
+    """One object version in landing, as the landing sensor listed it."""
+
+    key: str = Field(description="The object's key in the landing bucket, which is its partition key.")
+    etag: str = Field(description="Its ETag when listed: only these bytes are ingested, never newer ones.")
+    size: int = Field(description="Its size in bytes when listed.")
+
+
+class IngestFiles(IngestConfig):
+    """What a landing sensor's run ingests: each file version into its own orders partition."""
+
+    files: list[FileVersion] = Field(description="Landing object versions, ingested one after the other.")
 
 
 @dataclass(frozen=True)
@@ -45,6 +63,11 @@ class Source:
     @property
     def in_landing(self) -> bool:
         return self.key == self.partition_key
+
+    @classmethod
+    def listed(cls, file: FileVersion) -> "Source":
+        # Quoted, as S3 returns an ETag in headers (and as LandingZone compares them).
+        return cls(file.key, file.key, f'"{file.etag.strip(chr(34))}"', file.size)
 
 
 @dataclass(frozen=True)
@@ -82,10 +105,63 @@ def already_ingested(instance: dg.DagsterInstance, source: Source) -> bool:
     return etag is not None and etag.value == source.etag
 
 
+def ingest_files(
+    context: dg.OpExecutionContext, sources: list[Source], landing: LandingZone, tables: TableStore,
+    config: IngestConfig, reread: bool = False,
+) -> Iterator[tuple[Source, Ingested]]:
+    """Ingests each file into its own `ingestion/orders` partition, yielding each outcome for the
+    caller to record; a bad file is quarantined and never stops the files after it.
+
+    Safe to repeat (a step retry, or a run retried after its worker died): a version that has left
+    landing was handled, and bytes already materialized are archived without a second
+    materialization, unless `reread` (a partition re-materialized on purpose) asks to read them again.
+    """
+    quarantined: list[Quarantined] = []
+    for source in sources:
+        uri = landing.uri(source.key)
+        if source.in_landing and not reread and already_ingested(context.instance, source):
+            context.log.info(f"{uri}: these bytes are already ingested; archiving the copy.")
+        else:
+            try:
+                done = ingest_file(source, landing, tables, config, context.run.run_id)
+            except VersionGone as gone:
+                context.log.info(f"{uri}: {gone}: nothing to do.")
+                continue
+            except Quarantined as bad:
+                context.log.error(f"Quarantined {uri}: {bad}")
+                quarantined.append(bad)
+                continue
+            # The caller records it before the original moves: if the worker dies in between, a
+            # retry only archives.
+            yield source, done
+        if source.in_landing:
+            _archive(context, source, landing)
+    if quarantined:
+        shown = "; ".join(str(bad) for bad in quarantined[:5])
+        shown += f"; and {len(quarantined) - 5} more" if len(quarantined) > 5 else ""
+        # allow_retries=False: retrying cannot fix a file.
+        raise dg.Failure(
+            description=f"{len(quarantined)} of {len(sources)} file(s) quarantined: {shown}",
+            metadata=quarantined[0].metadata if len(quarantined) == 1 else {},
+            allow_retries=False,
+        )
+
+
+def _archive(context: dg.OpExecutionContext, source: Source, landing: LandingZone) -> None:
+    try:
+        landing.archive(source.key, source.etag)
+    except ClientError as error:
+        if not is_missing(error):
+            raise
+        # A repeated run: an earlier attempt archived it after recording it.
+        context.log.info(f"{landing.uri(source.key)} has already left landing: nothing to do.")
+
+
 def ingest_file(
     source: Source, landing: LandingZone, tables: TableStore, config: IngestConfig, run_id: str
 ) -> Ingested:
-    """Store the file's orders table and judge it; raises Quarantined for a file that is invalid."""
+    """Store the file's orders table and judge it; raises Quarantined for a file that is invalid,
+    VersionGone when the version named has left (handled by an earlier attempt, or replaced)."""
     key = source.partition_key
     with tempfile.TemporaryDirectory() as scratch:
         try:

@@ -19,10 +19,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from stack_contract import ERROR_REPORT_SUFFIX, LANDING_RESERVED_PREFIXES
+
 from stack_s3 import iter_objects
 
-IGNORED_PREFIXES = ("processed/", "quarantine/")
-IGNORED_SUFFIXES = (".error.json",)
+IGNORED_PREFIXES = LANDING_RESERVED_PREFIXES
+IGNORED_SUFFIXES = (ERROR_REPORT_SUFFIX,)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
-import dagster as dg
+# One partition per dropped file (stack_contract.dropped_files): a partition key is the file's key,
+# so re-materializing one from the UI re-reads that file.
+from stack_contract import dropped_files
 
-# One partition per dropped file, named by its object key in the landing bucket. The sensor adds
-# them; a partition key is the file's key, so re-materializing one from the UI re-reads that file.
-dropped_files = dg.DynamicPartitionsDefinition(name="dropped_files")
+__all__ = ["INVALID_KEY_PARTS", "dropped_files", "usable_as_partition"]
 
 # Dagster refuses these in a partition key; a file whose key holds one is quarantined, with a
 # report saying so, instead of ingested.

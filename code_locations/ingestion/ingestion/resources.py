@@ -5,11 +5,12 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
+from stack_contract import ERROR_REPORT_SUFFIX, PROCESSED_PREFIX, QUARANTINE_PREFIX, orders_table_key
 
-from stack_s3 import PROCESSED_PREFIX, QUARANTINE_PREFIX, S3, derived_key, is_missing, iter_objects, orders_table_key
+from stack_s3 import S3, derived_key, is_missing, iter_objects
 
-ERROR_REPORT_SUFFIX = ".error.json"
 # The longest ETag kept in a name: an MD5 (32 hex digits), or a multipart upload's "<md5>-<parts>".
 ETAG_ROOM = 40
 PRECONDITION_FAILED = ("412", "PreconditionFailed")
@@ -36,13 +37,21 @@ def quarantine_keys(key: str) -> tuple[str, str]:
     return report.removesuffix(ERROR_REPORT_SUFFIX), report
 
 
+UPLOAD_IN_BOUNDED_MEMORY = TransferConfig(max_concurrency=2, multipart_chunksize=8 << 20)
+
+
+class VersionGone(Exception):
+    """The object version asked for is no longer in landing: handled already, or replaced by newer
+    bytes (which have a run of their own)."""
+
+
 s3 = S3(endpoint_url=dg.EnvVar("S3_ENDPOINT_URL"), region_name=dg.EnvVar("AWS_REGION"))
 
 
 class LandingZone(dg.ConfigurableResource):
     """The bucket users drop files into, and where their originals go once handled.
 
-    Originals are copied to `processed/<key>` or `quarantine/<key>` (with
+    Originals are copied to `processed/<key>/<etag>` or `quarantine/<key>` (with
     `quarantine/<key>.error.json` saying why) before the landing copy is deleted, so nothing a
     user dropped is ever lost.
     """
@@ -62,8 +71,14 @@ class LandingZone(dg.ConfigurableResource):
             raise
 
     def download(self, key: str, path: Path, etag: str) -> None:
-        """The version whose ETag is `etag`; a newer upload meanwhile fails the download (412)."""
-        body = self.client().get_object(Bucket=self.bucket, Key=key, IfMatch=etag)["Body"]
+        """Streams the version with this ETag to `path`; raises VersionGone if landing no longer holds it."""
+        try:
+            # If-Match: the bytes the sensor listed or none, without asking for the ETag again first.
+            body = self.client().get_object(Bucket=self.bucket, Key=key, IfMatch=etag)["Body"]
+        except ClientError as error:
+            if is_missing(error) or _precondition_failed(error):
+                raise VersionGone(f"version {etag} is no longer there") from None
+            raise
         # Streamed to disk in chunks: memory stays small, whatever the file's size.
         with body, path.open("wb") as local:
             shutil.copyfileobj(body, local, COPY_CHUNK_BYTES)
@@ -111,15 +126,16 @@ def _precondition_failed(error: ClientError) -> bool:
 
 
 class TableStore(dg.ConfigurableResource):
-    """Where each dropped file's orders table is kept as Parquet (the contract in stack_s3.storage)."""
+    """Where each dropped file's orders table is kept as Parquet (the contract in stack_contract)."""
 
     s3: S3
     bucket: str
 
     def put_orders(self, partition_key: str, path: Path) -> str:
         key = orders_table_key(partition_key)
-        # upload_file streams large files up in multipart chunks.
-        self.s3.get_client().upload_file(str(path), self.bucket, key)
+        # upload_file streams large files up in multipart chunks; two 8 MiB parts in flight at a
+        # time (its default, ten, held 80 MiB of a run worker's memory for a large file).
+        self.s3.get_client().upload_file(str(path), self.bucket, key, Config=UPLOAD_IN_BOUNDED_MEMORY)
         return f"s3://{self.bucket}/{key}"
 
 

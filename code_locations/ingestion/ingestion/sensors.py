@@ -14,6 +14,7 @@ import dagster as dg
 from botocore.exceptions import ConnectionError as S3ConnectionError
 from botocore.exceptions import HTTPClientError
 
+from ingestion.ingest import FileVersion, IngestFiles
 from ingestion.jobs import INGESTION_TAGS, ingest_orders_job
 from ingestion.listing import Cursor, LandedObject, list_landed, select_new
 from ingestion.partitions import dropped_files, usable_as_partition
@@ -41,12 +42,13 @@ MAX_FILES_PER_TICK = 1000
 # its run fail for a reason outside the file (a bad file is quarantined): it is tried again.
 REDRIVE_INTERVAL_SECONDS = int(os.environ.get("LANDING_REDRIVE_INTERVAL_SECONDS", "300"))
 REDRIVE_AFTER_SECONDS = float(os.environ.get("LANDING_REDRIVE_AFTER_SECONDS", "900"))
+# A file version re-driven this many times whose runs still died is quarantined, with a report
+# saying how each attempt ended, rather than tried forever.
+REDRIVE_MAX_ATTEMPTS = int(os.environ.get("LANDING_REDRIVE_MAX_ATTEMPTS", "3"))
 UNFINISHED = [
     dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING,
 ]
-# Runs a burst is shared out over: the `stack/pool` limit in dagster.yaml.
-PARALLEL_RUNS = int(os.environ.get("INGEST_PARALLEL_RUNS", "4"))
 MAX_FILES_PER_RUN = 100
 
 
@@ -54,7 +56,19 @@ class LandingUnreachable(Exception):
     """The S3 store did not answer. The tick fails with this message and the next one tries again."""
 
 
-def share_out(files: list[LandedObject], runs: int = PARALLEL_RUNS, most: int = MAX_FILES_PER_RUN) -> list[list[LandedObject]]:
+def ingestion_slots(instance: dg.DagsterInstance) -> int:
+    """Ingestion runs that may go at once: the run queue's limit for the ingestion pool, set in
+    dagster.yaml and read from there (else the queue's overall limit), so it is written once."""
+    queue = instance.get_concurrency_config().run_queue_config
+    if queue is None:
+        return 1
+    for limit in queue.tag_concurrency_limits:
+        if limit.get("key") == "stack/pool" and limit.get("limit"):
+            return int(limit["limit"])
+    return max(1, queue.max_concurrent_runs)
+
+
+def share_out(files: list[LandedObject], runs: int, most: int = MAX_FILES_PER_RUN) -> list[list[LandedObject]]:
     """Consecutive groups of files, one per run: one file each while they fit in `runs`."""
     size = min(most, max(1, math.ceil(len(files) / runs)))
     return [files[start : start + size] for start in range(0, len(files), size)]
@@ -70,7 +84,9 @@ def run_request(files: list[LandedObject], attempt: str = "") -> dg.RunRequest:
     tags = {**INGESTION_TAGS, "stack/files": str(len(files)), "stack/source": source}
     return dg.RunRequest(
         run_key=f"{attempt}:{run_key}" if attempt else run_key,
-        run_config={"ops": {"ingest_dropped_files": {"config": {"keys": [item.key for item in files]}}}},
+        run_config=dg.RunConfig(
+            ops={"ingest_dropped_files": IngestFiles(files=[FileVersion(key=f.key, etag=f.etag, size=f.size) for f in files])}
+        ),
         tags={**tags, "stack/redrive": attempt} if attempt else tags,
     )
 
@@ -110,7 +126,8 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) ->
     selection = look()
     # While a burst is being ingested, its runs are busy anyway and need the CPU that listing
     # hundreds of waiting files takes: one look per tick then.
-    ingesting_a_burst = selection.waiting - len(selection.new) >= PARALLEL_RUNS
+    slots = ingestion_slots(context.instance)
+    ingesting_a_burst = selection.waiting - len(selection.new) >= slots
     watch_until = time.monotonic() + (0 if ingesting_a_burst else WATCH_SECONDS)
     while len(selection.new) < MAX_FILES_PER_TICK:
         pause = SETTLE_POLL_SECONDS if selection.new else WATCH_POLL_SECONDS
@@ -127,26 +144,83 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) ->
     # there, with a report, rather than left in landing.
     partitions = [item.key for item in selection.new if usable_as_partition(item.key)]
     return dg.SensorResult(
-        run_requests=[run_request(group) for group in share_out(selection.new)],
+        run_requests=[run_request(group) for group in share_out(selection.new, slots)],
         dynamic_partitions_requests=[dropped_files.build_add_request(partitions)] if partitions else [],
         cursor=selection.cursor.to_json(),
     )
+
+
+def versions_in_flight(instance: dg.DagsterInstance) -> set[tuple[str, str]]:
+    """(key, ETag) of every file an ingestion run queued or going was asked to ingest, from its config."""
+    runs = instance.get_runs(dg.RunsFilter(job_name=ingest_orders_job.name, statuses=UNFINISHED))
+    named = set()
+    for run in runs:
+        config = run.run_config.get("ops", {}).get("ingest_dropped_files", {}).get("config", {})
+        named.update((file["key"], file["etag"].strip('"')) for file in config.get("files", []))
+    return named
+
+
+def recent_redrives(instance: dg.DagsterInstance, runs: int = 1000) -> int:
+    """How many of the latest `runs` ingestion runs were re-drives."""
+    latest = instance.get_runs(dg.RunsFilter(job_name=ingest_orders_job.name), limit=runs)
+    return sum(1 for run in latest if "stack/redrive" in run.tags)
+
+
+def attempts_at(instance: dg.DagsterInstance, item: LandedObject) -> list[dg.RunRecord]:
+    """The runs that ingested this file version alone (its first run if lone, and every re-drive)."""
+    return instance.get_run_records(
+        dg.RunsFilter(job_name=ingest_orders_job.name, tags={"stack/source": f"{item.key}@{item.etag}"})
+    )
+
+
+def attempts_report(item: LandedObject, attempts: list[dg.RunRecord]) -> dict:
+    return {
+        "file": item.key,
+        "problem": f"its ingestion runs died {len(attempts)} time(s) for reasons outside the file "
+        "(worker killed or out of memory, an outage past retries); it is set aside rather than tried forever",
+        "etag": item.etag,
+        "size_bytes": item.size,
+        "attempts": [
+            {
+                "run_id": record.dagster_run.run_id,
+                "status": record.dagster_run.status.value,
+                "redrive": record.dagster_run.tags.get("stack/redrive", ""),
+                "started": record.start_time,
+                "ended": record.end_time,
+            }
+            for record in sorted(attempts, key=lambda record: record.create_timestamp)
+        ],
+    }
 
 
 @ingesting_sensor(
     REDRIVE_INTERVAL_SECONDS,
     "Tries again, nobody clicking, the files whose run failed for a reason outside the file (an "
     "outage outlasting the step's retries, a worker killed past run retries): files still in "
-    f"landing {REDRIVE_AFTER_SECONDS:.0f} s after upload while no ingestion run is queued or going.",
+    f"landing {REDRIVE_AFTER_SECONDS:.0f} s after upload with no run of theirs queued or going; "
+    f"after {REDRIVE_MAX_ATTEMPTS} re-drives a file is quarantined with a report of its attempts.",
 )
 def landing_redrive_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
-    unfinished = context.instance.get_runs_count(dg.RunsFilter(job_name=ingest_orders_job.name, statuses=UNFINISHED))
-    if unfinished:
-        return dg.SensorResult(skip_reason=f"{unfinished} ingestion run(s) queued or going: they may be handling them.")
     now = time.time()
     stale = [item for item in landed(landing) if now - item.last_modified > REDRIVE_AFTER_SECONDS]
     if not stale:
         return dg.SensorResult(skip_reason=f"Nothing in s3://{landing.bucket} waits longer than {REDRIVE_AFTER_SECONDS:.0f} s.")
-    context.log.warning(f"Trying {len(stale)} file(s) again: their runs ended without handling them.")
-    attempt = f"redrive-{now:.0f}"
-    return dg.SensorResult(run_requests=[run_request(group, attempt) for group in share_out(stale[:MAX_FILES_PER_TICK])])
+    retry, busy = [], 0
+    in_flight = versions_in_flight(context.instance)
+    for item in stale[:MAX_FILES_PER_TICK]:
+        # Judged per file: only a run that names this very version holds it back, never other files' runs.
+        if (item.key, item.etag) in in_flight:
+            busy += 1
+            continue
+        attempts = attempts_at(context.instance, item)
+        if len({record.dagster_run.tags.get("stack/redrive") for record in attempts} - {None}) >= REDRIVE_MAX_ATTEMPTS:
+            moved = landing.quarantine(item.key, f'"{item.etag}"', attempts_report(item, attempts))
+            context.log.error(f"Quarantined {landing.uri(item.key)} after {REDRIVE_MAX_ATTEMPTS} re-drives: see {moved}.error.json")
+        else:
+            retry.append(item)
+    if not retry:
+        return dg.SensorResult(skip_reason=f"{busy} waiting file(s) have a run queued or going; nothing else to try again.")
+    context.log.warning(f"Trying {len(retry)} file(s) again: their runs ended without handling them.")
+    attempt = f"redrive-{time.time_ns() // 1000}"  # each tick's attempt its own label
+    # One run per file: each attempt is then findable by its file's `stack/source` tag.
+    return dg.SensorResult(run_requests=[run_request([item], attempt) for item in retry])

@@ -3,8 +3,9 @@
 import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
+from stack_contract import INGESTED_ORDERS
 
-ORDERS_KEY = dg.AssetKey(["ingestion", "orders"])
+ORDERS_KEY = INGESTED_ORDERS
 
 # The exact header a dropped CSV must have, in this order.
 ORDERS_SCHEMA = pa.schema(
@@ -14,7 +15,8 @@ ORDERS_SCHEMA = pa.schema(
         pa.field("customer_id", pa.string()),
         pa.field("product", pa.string()),
         pa.field("quantity", pa.int64()),
-        pa.field("unit_price", pa.float64()),
+        # Money in exact cents: 16 digits before the point, 2 after (DuckDB's DECIMAL(18,2)).
+        pa.field("unit_price", pa.decimal128(18, 2)),
     ]
 )
 ORDERS_COLUMNS = tuple(ORDERS_SCHEMA.names)
@@ -25,7 +27,7 @@ COLUMN_DESCRIPTIONS = {
     "customer_id": "Customer reference; may be empty",
     "product": "Product name",
     "quantity": "Units ordered (integer)",
-    "unit_price": "Price per unit (decimal, dot separator)",
+    "unit_price": "Price per unit in exact cents (decimal, dot separator, at most 2 decimals)",
 }
 
 

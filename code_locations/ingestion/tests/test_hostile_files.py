@@ -9,6 +9,7 @@ import sys
 import tempfile
 import textwrap
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -99,17 +100,20 @@ def ingest_bytes(data: bytes, directory: Path):
     [
         ("9223372036854775808,2024-05-01,C1,Mug,1,9.90", "order_id", "out of range"),
         ("1,2024-05-01,C1,Mug,-9223372036854775809,9.90", "quantity", "out of range"),
-        ("1,2024-05-01,C1,Mug,1,1e999", "unit_price", "too large"),
+        ("1,2024-05-01,C1,Mug,1,12345678901234567", "unit_price", "too large"),
+        ("1,2024-05-01,C1,Mug,1,9.999", "unit_price", "not exact to 2 decimals"),
+        ("1,2024-05-01,C1,Mug,1,1e3", "unit_price", "not a number"),
         ("1,2024-05-01,C1,Mug,1,nan", "unit_price", "not a number"),
         ("1,2024-05-01,C1,Mug,1,-inf", "unit_price", "not a number"),
         ("1,1066-10-14,C1,Mug,1,9.90", "order_date", "outside 1900-01-01 to 2199-12-31"),
-        pytest.param("1,2024-05-01,C1,Mug,1,9." + "9" * 5000, None, None, id="long mantissa, accepted"),
+        pytest.param("1,2024-05-01,C1,Mug,1,9.9" + "0" * 5000, "unit_price", "not exact to 2 decimals", id="long decimals"),
+        pytest.param("1,2024-05-01,C1,Mug,1, 9.9 ", None, None, id="a price, accepted in exact cents"),
     ],
 )
 def test_values_outside_a_columns_range_are_the_files_fault(row, column, words, tmp_path):
     data = (HEADER + GOOD_ROW + row + "\n").encode()
     if words is None:
-        assert ingest_bytes(data, tmp_path)[1]["unit_price"] == pytest.approx(10.0)
+        assert ingest_bytes(data, tmp_path)[1]["unit_price"] == Decimal("9.90")
         return
     with pytest.raises(InvalidFile) as caught:
         ingest_bytes(data, tmp_path)
@@ -142,7 +146,7 @@ def as_csv_module_reads(data: bytes) -> list[dict]:
     """The oracle: Python's csv module over the decoded text, typed like the orders columns."""
     text = data.decode("utf-8").removeprefix("\ufeff")
     rows = [row for row in csv.reader(io.StringIO(text, newline=""), strict=True)][1:]
-    kinds = {"order_id": int, "quantity": int, "unit_price": float, "order_date": date.fromisoformat}
+    kinds = {"order_id": int, "quantity": int, "unit_price": Decimal, "order_date": date.fromisoformat}
     columns = HEADER.strip().split(",")
     return [
         {column: (None if value == "" else kinds.get(column, str)(value)) for column, value in zip(columns, row, strict=False)}
@@ -166,7 +170,9 @@ cells_by_column = {
     "customer_id": texts,
     "product": texts,
     "quantity": integers,
-    "unit_price": st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    "unit_price": st.one_of(
+        st.decimals(-(10**16) + 1, 10**16 - 1, places=2).map(str), st.floats(allow_nan=False, allow_infinity=False).map(repr)
+    ),
 }
 
 

@@ -6,8 +6,9 @@ import os
 import dagster as dg
 import pytest
 
-from ingestion.assets import orders
+from ingestion.assets import landing_inventory, orders
 from ingestion.definitions import defs
+from ingestion.ingest import FileVersion, IngestFiles
 from ingestion.resources import LandingZone
 from stack_s3 import S3
 from stack_s3.storage import fits_the_store
@@ -21,13 +22,19 @@ def materialize(instance, key):
     return dg.materialize([orders], partition_key=key, resources=resources, instance=instance, raise_on_error=False)
 
 
-def ingest_dropped(instance, keys):
-    """The landing sensor's job, run in process against the real S3 server."""
-    instance.add_dynamic_partitions("dropped_files", keys)
-    config = {"ops": {"ingest_dropped_files": {"config": {"keys": keys}}}}
+def run_ingestion(instance, files):
+    """The landing sensor's job, run in process against the real S3 server: `files` are
+    (key, head) pairs, each naming the version the sensor would have listed."""
+    config = IngestFiles(files=[FileVersion(key=key, etag=head["ETag"].strip('"'), size=head["ContentLength"]) for key, head in files])
     return defs.resolve_job_def("ingest_orders_job").execute_in_process(
-        run_config=config, instance=instance, raise_on_error=False
+        run_config=dg.RunConfig(ops={"ingest_dropped_files": config}), instance=instance, raise_on_error=False
     )
+
+
+def ingest_dropped(instance, keys, s3_client, bucket, heads=None):
+    instance.add_dynamic_partitions("dropped_files", keys)
+    heads = heads or {key: s3_client.head_object(Bucket=bucket, Key=key) for key in keys}
+    return run_ingestion(instance, [(key, heads[key]) for key in keys])
 
 
 def materializations(instance, key):
@@ -114,7 +121,7 @@ def test_one_run_ingests_many_files_each_into_its_own_partition(drop, s3_client,
     a = drop("batch/a.csv", "orders-2024-05-01.csv")
     drop("batch/bad.csv", "bad-wrong-types.csv")
     b = drop("batch/b.csv", "orders-with-warnings.csv")
-    result = ingest_dropped(instance, ["batch/a.csv", "batch/bad.csv", "batch/b.csv"])
+    result = ingest_dropped(instance, ["batch/a.csv", "batch/bad.csv", "batch/b.csv"], s3_client, landing_bucket)
 
     # The bad file fails the run, but only after the good files around it were ingested.
     assert not result.success
@@ -133,18 +140,28 @@ def test_one_run_ingests_many_files_each_into_its_own_partition(drop, s3_client,
 
 def test_repeating_a_run_or_redropping_the_same_bytes_ingests_nothing_twice(drop, s3_client, landing_bucket, instance):
     dropped = drop("same.csv", "orders-2024-05-01.csv")
-    first = ingest_dropped(instance, ["same.csv"])
+    listed = {"same.csv": dropped}
+    first = ingest_dropped(instance, ["same.csv"], s3_client, landing_bucket, listed)
     assert first.success
     # A retried run finds its file gone from landing; a re-drop of identical bytes is archived.
-    assert ingest_dropped(instance, ["same.csv"]).success
+    assert ingest_dropped(instance, ["same.csv"], s3_client, landing_bucket, listed).success
     drop("same.csv", "orders-2024-05-01.csv")
-    assert ingest_dropped(instance, ["same.csv"]).success
+    assert ingest_dropped(instance, ["same.csv"], s3_client, landing_bucket).success
     assert materializations(instance, "same.csv") == [first.run_id]
     assert keys(s3_client, landing_bucket) == [archived("same.csv", dropped)]
     # Different bytes under the same key (a correction, or a revert) are ingested again.
     drop("same.csv", "orders-with-warnings.csv")
-    again = ingest_dropped(instance, ["same.csv"])
+    again = ingest_dropped(instance, ["same.csv"], s3_client, landing_bucket)
     assert again.success and materializations(instance, "same.csv") == [again.run_id, first.run_id]
+
+
+def test_a_run_ingests_the_version_it_was_given_never_newer_bytes(drop, s3_client, landing_bucket, io_bucket, instance):
+    listed = {"late.csv": drop("late.csv", "orders-2024-05-01.csv")}
+    # Replaced after the sensor listed it: the newer bytes have a run of their own.
+    drop("late.csv", "orders-with-warnings.csv")
+    stale = ingest_dropped(instance, ["late.csv"], s3_client, landing_bucket, listed)
+    assert stale.success and materializations(instance, "late.csv") == []
+    assert keys(s3_client, landing_bucket) == ["late.csv"] and keys(s3_client, io_bucket) == []
 
 
 @pytest.mark.parametrize("sample", ["orders-2024-05-01.csv", "bad-wrong-types.csv"])
@@ -155,7 +172,7 @@ def test_keys_at_the_stores_limits_are_handled_and_everything_written_stays_with
     key = ("d" * 200 + "/") * 3 + "e" * 166 + "/" + "é" * 60 + "f" * 126 + ".csv"
     assert len(key.encode()) == 1020 and len(key.rsplit("/", 1)[-1].encode()) == 250
     drop(key, sample)
-    result = ingest_dropped(instance, [key])
+    result = ingest_dropped(instance, [key], s3_client, landing_bucket)
 
     written = keys(s3_client, landing_bucket) + keys(s3_client, io_bucket)
     assert key not in written, "the original left landing"
@@ -175,12 +192,9 @@ def test_keys_at_the_stores_limits_are_handled_and_everything_written_stays_with
 
 def test_a_key_dagster_refuses_as_a_partition_is_quarantined_with_a_report(drop, s3_client, landing_bucket, io_bucket, instance):
     key = "drops/orders...2024.csv"
-    drop(key, "orders-2024-05-01.csv")
+    head = drop(key, "orders-2024-05-01.csv")
     # Nobody can add it as a partition; the sensor's run ingests it by name alone.
-    config = {"ops": {"ingest_dropped_files": {"config": {"keys": [key]}}}}
-    result = defs.resolve_job_def("ingest_orders_job").execute_in_process(
-        run_config=config, instance=instance, raise_on_error=False
-    )
+    result = run_ingestion(instance, [(key, head)])
     assert not result.success
     assert keys(s3_client, landing_bucket) == [f"quarantine/{key}", f"quarantine/{key}.error.json"]
     report = json.loads(s3_client.get_object(Bucket=landing_bucket, Key=f"quarantine/{key}.error.json")["Body"].read())
@@ -190,9 +204,9 @@ def test_a_key_dagster_refuses_as_a_partition_is_quarantined_with_a_report(drop,
 
 def test_each_version_dropped_under_a_key_is_archived_apart(drop, s3_client, landing_bucket, instance):
     first = drop("versions.csv", "orders-2024-05-01.csv")
-    assert ingest_dropped(instance, ["versions.csv"]).success
+    assert ingest_dropped(instance, ["versions.csv"], s3_client, landing_bucket).success
     second = drop("versions.csv", "orders-with-warnings.csv")
-    assert ingest_dropped(instance, ["versions.csv"]).success
+    assert ingest_dropped(instance, ["versions.csv"], s3_client, landing_bucket).success
     assert keys(s3_client, landing_bucket) == sorted([archived("versions.csv", first), archived("versions.csv", second)])
 
 
@@ -203,3 +217,15 @@ def test_bytes_dropped_while_a_version_is_archived_are_neither_archived_nor_dele
     zone.archive("moving.csv", handled["ETag"])
     assert keys(s3_client, landing_bucket) == ["moving.csv"]
     assert s3_client.head_object(Bucket=landing_bucket, Key="moving.csv")["ETag"] == newer["ETag"]
+
+
+def test_the_ledger_counts_files_by_where_they_are_and_the_warehouse_lag(drop, s3_client, landing_bucket, instance):
+    drop("ok.csv", "orders-2024-05-01.csv")
+    drop("bad.csv", "bad-wrong-types.csv")
+    drop("waiting.csv", "orders-2024-05-01.csv")
+    ingest_dropped(instance, ["ok.csv", "bad.csv"], s3_client, landing_bucket)
+    result = dg.materialize([landing_inventory], resources={"landing": defs.resources["landing"]}, instance=instance)
+    metadata = {name: value.value for name, value in result.asset_materializations_for_node("landing_inventory")[0].metadata.items()}
+    assert (metadata["waiting"], metadata["processed"], metadata["quarantined"], metadata["in_flight"]) == (1, 1, 1, 0)
+    # ok.csv is ingested, and not yet in the warehouse.
+    assert (metadata["files_ingested"], metadata["warehouse_lag_files"]) == (1, 1)

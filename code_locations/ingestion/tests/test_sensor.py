@@ -5,11 +5,26 @@ import threading
 
 import dagster as dg
 import pytest
+import yaml
 
 from ingestion import sensors
+from ingestion.ingest import IngestFiles
 from ingestion.listing import Cursor, LandedObject, select_new
 from ingestion.resources import LandingZone, s3
-from ingestion.sensors import PARALLEL_RUNS, LandingUnreachable, landing_sensor, share_out
+from ingestion.sensors import LandingUnreachable, ingestion_slots, landing_sensor, share_out
+from tests.harness.repo import REPO
+
+# The run queue of dagster.yaml (its ingestion pool limit is what the sensor shares bursts over).
+RUN_QUEUE = yaml.safe_load((REPO / "dagster.yaml").read_text())["run_queue"]
+PARALLEL_RUNS = RUN_QUEUE["tag_concurrency_limits"][0]["limit"]
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test(
+        overrides={"run_queue": {"max_concurrent_runs": 8, "tag_concurrency_limits": RUN_QUEUE["tag_concurrency_limits"]}}
+    ) as configured:
+        yield configured
 
 
 @pytest.fixture(autouse=True)
@@ -18,8 +33,13 @@ def look_once(monkeypatch):
     monkeypatch.setattr(sensors, "WATCH_SECONDS", 0.0)
 
 
+def listed_files(request):
+    """The file versions a run request names, read back as the run's typed config."""
+    return IngestFiles(**request.run_config["ops"]["ingest_dropped_files"]["config"]).files
+
+
 def files_of(request):
-    return request.run_config["ops"]["ingest_dropped_files"]["config"]["keys"]
+    return [file.key for file in listed_files(request)]
 
 
 def run_keys(result):
@@ -48,6 +68,9 @@ def test_ticks_request_one_run_per_new_object_version(drop, s3_client, landing_b
     assert all(r.tags["stack/pool"] == "ingestion" for r in first.run_requests)
     assert sorted(k for r in first.run_requests for k in files_of(r)) == sorted(partitions)
     assert f"a.csv@{a['ETag'].strip(chr(34))}@" in " ".join(r.run_key for r in first.run_requests)
+    # The run is told which bytes to ingest: the version the sensor listed, no second look needed.
+    (a_file,) = [f for r in first.run_requests for f in listed_files(r) if f.key == "a.csv"]
+    assert (a_file.etag, a_file.size) == (a["ETag"].strip('"'), a["ContentLength"])
 
     quiet, _ = tick(instance, first.cursor)
     assert not quiet.run_requests and "No new objects" in quiet.skip_reason.skip_message
@@ -125,6 +148,12 @@ def test_a_burst_is_shared_out_over_a_few_runs(drop, instance):
     assert run_keys(repeated) == run_keys(result)
 
 
+def test_bursts_are_shared_over_the_ingestion_pools_limit_in_dagster_yaml(instance):
+    assert ingestion_slots(instance) == PARALLEL_RUNS
+    with dg.instance_for_test(overrides={"run_queue": {"max_concurrent_runs": 3}}) as without_pool_limit:
+        assert ingestion_slots(without_pool_limit) == 3
+
+
 def test_share_out_gives_lone_files_their_own_run_and_caps_large_runs():
     files = [LandedObject(key=f"k{i}", etag="e", last_modified=100.0, size=1) for i in range(1000)]
     assert [len(group) for group in share_out(files[:3], runs=4)] == [1, 1, 1]
@@ -195,15 +224,33 @@ def redrive_tick(instance):
         return sensors.landing_redrive_sensor(context)
 
 
-def test_files_left_in_landing_by_failed_runs_are_tried_again_when_nothing_is_running(drop, instance, monkeypatch):
-    drop("stuck.csv", "orders-2024-05-01.csv")
+def test_files_left_in_landing_by_failed_runs_are_tried_again_then_quarantined(drop, s3_client, landing_bucket, instance, monkeypatch):
+    head = drop("stuck.csv", "orders-2024-05-01.csv")
+    etag = head["ETag"].strip('"')
     assert "waits longer" in redrive_tick(instance).skip_reason.skip_message, "a fresh file is the landing sensor's"
 
     monkeypatch.setattr(sensors, "REDRIVE_AFTER_SECONDS", 0.0)
-    (request,) = redrive_tick(instance).run_requests
-    assert files_of(request) == ["stuck.csv"] and request.tags["stack/redrive"].startswith("redrive-")
-    assert request.run_key.startswith(request.tags["stack/redrive"] + ":stuck.csv@"), "each attempt starts afresh"
+    monkeypatch.setattr(sensors, "REDRIVE_MAX_ATTEMPTS", 2)
+    # Other files' runs going on all the while never hold a stranded file back.
+    instance.add_run(dg.DagsterRun(job_name="ingest_orders_job", status=dg.DagsterRunStatus.STARTED, tags={"stack/source": "other.csv@e"}))
+    for _ in range(2):
+        (request,) = redrive_tick(instance).run_requests
+        assert files_of(request) == ["stuck.csv"] and request.tags["stack/redrive"].startswith("redrive-")
+        assert request.run_key.startswith(request.tags["stack/redrive"] + ":stuck.csv@"), "each attempt starts afresh"
+        # The attempt's worker is killed: while it runs nothing more is asked; then it has failed.
+        run = dg.DagsterRun(
+            job_name="ingest_orders_job", status=dg.DagsterRunStatus.STARTED, tags=request.tags, run_config=request.run_config
+        )
+        instance.add_run(run)
+        assert not redrive_tick(instance).run_requests
+        instance.report_run_failed(run)
 
-    # While an ingestion run is queued or going, that run may be handling it: nothing is re-driven.
-    instance.add_run(dg.DagsterRun(job_name="ingest_orders_job", status=dg.DagsterRunStatus.STARTED))
-    assert "queued or going" in redrive_tick(instance).skip_reason.skip_message
+    assert not redrive_tick(instance).run_requests
+    assert keys(s3_client, landing_bucket) == ["quarantine/stuck.csv", "quarantine/stuck.csv.error.json"]
+    report = json.loads(s3_client.get_object(Bucket=landing_bucket, Key="quarantine/stuck.csv.error.json")["Body"].read())
+    assert report["file"] == "stuck.csv" and report["etag"] == etag
+    assert [a["status"] for a in report["attempts"]] == ["FAILURE", "FAILURE"] and len({a["redrive"] for a in report["attempts"]}) == 2
+
+
+def keys(client, bucket):
+    return sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", []))
