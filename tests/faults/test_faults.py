@@ -4,6 +4,7 @@ ingested, and checks what a user would see afterwards. The fault table in docs/t
 The tests run in file order on one stack; each waits for its own work to finish, so the next
 starts from a quiet stack."""
 
+import json
 import os
 import subprocess
 import threading
@@ -11,6 +12,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import docker
 import pytest
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
@@ -20,6 +22,7 @@ from tests.harness.orders import orders_csv, write_orders_csv
 from tests.harness.polling import wait_until
 from tests.harness.repo import REPO, read_env_file
 from tests.harness.stack import Stack
+from tests.harness.warehouse import make_sql, rows_of
 
 RUN_EVENTS = """
 query ($runId: ID!) {
@@ -317,9 +320,10 @@ class Dropper:
 
 
 def stored_copy(stack, key: str) -> bytes | None:
-    """A dropped file's bytes, from landing or, once ingested, from processed/."""
+    """A dropped file's bytes, from landing or, once ingested, its version under processed/<key>/."""
     s3, bucket = stack.s3(), stack.settings["LANDING_BUCKET"]
-    for candidate in (key, f"processed/{key}"):
+    archived = s3.list_objects_v2(Bucket=bucket, Prefix=f"processed/{key}/").get("Contents", [])
+    for candidate in [key, *(item["Key"] for item in archived)]:
         try:
             return s3.get_object(Bucket=bucket, Key=candidate)["Body"].read()
         except ClientError as error:
@@ -329,12 +333,15 @@ def stored_copy(stack, key: str) -> bytes | None:
 
 
 def stored_keys(stack, prefix: str) -> list[str]:
-    """The keys under `prefix` that the store holds, waiting in landing or already archived."""
+    """The keys under `prefix` that the store holds, waiting in landing or already archived (as
+    processed/<key>/<etag>)."""
     s3, bucket = stack.s3(), stack.settings["LANDING_BUCKET"]
     keys = set()
-    for listed in (prefix, f"processed/{prefix}"):
+    for listed, archived in ((prefix, False), (f"processed/{prefix}", True)):
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{listed}/"):
-            keys.update(item["Key"].removeprefix("processed/") for item in page.get("Contents", []))
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                keys.add(key.removeprefix("processed/").rsplit("/", 1)[0] if archived else key)
     return sorted(keys)
 
 
@@ -485,3 +492,144 @@ def test_11_the_seaweedfs_filer_survives_calls_abandoned_by_their_caller(stack):
     print(f"test 11: {probe.stdout.strip()}")
     assert stack.container("minio").attrs["RestartCount"] == restarts
     assert store_processes(stack) == processes, "a process of the S3 store exited"
+
+
+class WorkerKiller:
+    """Kills the worker of every run that ingests `source` ("<key>@<etag>") once its ingestion step
+    has started, from a thread, until stopped: a file whose runs always die (an OOM, a host that
+    reaps them) for reasons that are not in the file."""
+
+    def __init__(self, stack, source: str):
+        self.stack, self.source, self.killed = stack, source, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._kill_until_stopped, daemon=True)
+        self._thread.start()
+
+    def _ingesting(self, run_id: str) -> bool:
+        events = self.stack.query(RUN_EVENTS, {"runId": run_id})["logsForRun"]["events"]
+        return any(e.get("stepKey") == "ingest_dropped_files" for e in events)
+
+    def _kill_until_stopped(self) -> None:
+        while not self._stop.wait(0.3):
+            try:
+                for run in self.stack.runs_tagged("stack/source", self.source):
+                    if run["status"] == "STARTED" and run["runId"] not in self.killed and self._ingesting(run["runId"]):
+                        self.stack.run_container(run["runId"]).kill()
+                        self.killed.append(run["runId"])
+            except (OSError, AttributeError, docker.errors.APIError):
+                continue  # the UI busy for a moment, or the container gone already: look again
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+
+def quarantine_report(stack, key: str) -> dict | None:
+    try:
+        body = stack.s3().get_object(Bucket=stack.settings["LANDING_BUCKET"], Key=f"quarantine/{key}.error.json")["Body"]
+    except ClientError:
+        return None
+    return json.loads(body.read())
+
+
+def test_12_a_file_whose_worker_always_dies_is_quarantined_after_its_redrives(stack, measured):
+    """Every worker ingesting the file is killed. After its run retries and LANDING_REDRIVE_MAX_ATTEMPTS
+    re-drives (tests/faults/stack.env) it is set aside in quarantine/ with a report of every
+    attempt, and never tried again: no loop, nothing left in landing."""
+    key = f"faults/doomed-{int(time.time())}.csv"
+    source = stack.drop(key, orders_csv(300_000))
+    dropped = time.monotonic()
+    killer = WorkerKiller(stack, source)
+    try:
+        report = wait_until("the file's quarantine report", lambda: quarantine_report(stack, key), 900, 2)
+    finally:
+        killer.stop()
+    measured["12. worker killed on every attempt: file quarantined"] = time.monotonic() - dropped
+
+    redrives = int(stack.settings["LANDING_REDRIVE_MAX_ATTEMPTS"])
+    attempts = report["attempts"]
+    assert report["file"] == key and report["etag"] == source.rsplit("@", 1)[1], report
+    assert {attempt["run_id"] for attempt in attempts} <= {run["runId"] for run in stack.runs_tagged("stack/source", source)}
+    assert {attempt["status"] for attempt in attempts} == {"FAILURE"}, attempts
+    assert len({attempt["redrive"] for attempt in attempts} - {""}) == redrives, attempts
+    assert set(killer.killed) >= {attempt["run_id"] for attempt in attempts}
+    landing = {item["Key"] for item in stack.objects("LANDING_BUCKET")}
+    assert key not in landing and f"quarantine/{key}" in landing
+    assert stack.materializations(key) == []
+
+    # No loop: two more re-drive looks start nothing for it.
+    runs = len(stack.runs_tagged("stack/source", source))
+    stack.wait_for_sensor_ticks(2, time.time(), timeout=120, sensor="landing_redrive_sensor")
+    assert len(stack.runs_tagged("stack/source", source)) == runs
+
+
+RECONCILIATION = """
+{
+  assetCheckExecutions(assetKey: {path: ["warehouse", "orders"]}, checkName: "orders_match_ingested", limit: 1) {
+    runId status evaluation { success description }
+  }
+}
+"""
+
+
+AUTOMATION_RUNS_SINCE = """
+query ($after: Float!) {
+  runsOrError(filter: {tags: [{key: "dagster/from_automation_condition", value: "true"}], createdAfter: $after}) {
+    ... on Runs { results { runId status assetSelection { path } } }
+  }
+}
+"""
+
+
+def warehouse_loads_since(stack, since: float) -> list[dict]:
+    """The runs automation started after `since` (epoch seconds) that load warehouse/orders."""
+    runs = stack.query(AUTOMATION_RUNS_SINCE, {"after": since})["runsOrError"]["results"]
+    return [run for run in runs if {"path": ["warehouse", "orders"]} in (run["assetSelection"] or [])]
+
+
+def latest_reconciliation(stack) -> dict | None:
+    executions = stack.query(RECONCILIATION)["assetCheckExecutions"]
+    return executions[0] if executions and executions[0]["status"] != "IN_PROGRESS" else None
+
+
+def reconcile(stack) -> dict:
+    """Runs the reconciliation check alone, as an operator would after touching the warehouse."""
+    run_id = stack.launch("analytics", "reconcile_warehouse_job")
+    assert stack.wait_for_run(run_id, timeout=300) == "SUCCESS"
+    return wait_until("the check's result", lambda: (r := latest_reconciliation(stack)) and r["runId"] == run_id and r, 60)
+
+
+def test_13_a_warehouse_load_cut_off_by_an_s3_outage_still_lands_each_row_once(stack, measured):
+    """The S3 store stops while the warehouse's load of a file runs: the step fails, and its
+    retries (or automation asking again) load the file's rows once. The reconciliation check
+    passes then, fails naming the file while its rows are missing, and passes once they are back."""
+    key = f"faults/warehouse-{uuid.uuid4().hex[:8]}.csv"
+    rows = 50_000
+    dropped = time.time()
+    stack.drop(key, orders_csv(rows, first_id=7_000_000))
+    load = wait_until("the warehouse load of the file to start", lambda: next(
+        (run for run in warehouse_loads_since(stack, dropped) if run["status"] == "STARTED"), None), 300, 0.2)
+    stack.compose("stop", "minio")
+    stopped = time.monotonic()
+    try:
+        wait_until("15 s of outage", lambda: time.monotonic() - stopped >= 15, timeout=60)
+    finally:
+        stack.compose("start", "minio")
+    stack.wait_healthy("minio", timeout=60)
+
+    wait_until(f"{key}'s {rows} rows in the warehouse", lambda: rows_of(stack, key) == rows, 600, 3)
+    measured["13. S3 stopped mid warehouse load: every row loaded once after it is back"] = time.monotonic() - stopped
+    stack.wait_until_idle(timeout=300)
+    assert rows_of(stack, key) == rows
+    loads = warehouse_loads_since(stack, dropped)
+    print(f"test 13: warehouse loads since the drop: {[(run['runId'][:8], run['status']) for run in loads]}")
+    assert load["runId"] in {run["runId"] for run in loads}
+    assert reconcile(stack)["evaluation"]["success"]
+
+    # The file's rows go missing (a hand edit, a restore): the check names it, then passes once reloaded.
+    make_sql(stack, f"DELETE FROM orders WHERE source_key = '{key}'", env={"WRITE": "1"})
+    missing = reconcile(stack)["evaluation"]
+    assert not missing["success"] and key in missing["description"], missing
+    reload = stack.launch("analytics", "warehouse_orders_job", partition=key)
+    assert stack.wait_for_run(reload, timeout=300) == "SUCCESS"
+    assert rows_of(stack, key) == rows and reconcile(stack)["evaluation"]["success"]

@@ -23,11 +23,8 @@ LOGINS = {
 }
 TERMINAL_RUN_STATUSES = {"SUCCESS", "FAILURE", "CANCELED"}
 QUOTE = '"'
-LANDING_SENSOR = {
-    "repositoryLocationName": "ingestion",
-    "repositoryName": "__repository__",
-    "sensorName": "landing_sensor",
-}
+def ingestion_sensor(name: str) -> dict:
+    return {"repositoryLocationName": "ingestion", "repositoryName": "__repository__", "sensorName": name}
 RUNS_BY_TAG = """
 query ($key: String!, $value: String!) {
   runsOrError(filter: {tags: [{key: $key, value: $value}]}) {
@@ -232,18 +229,18 @@ class Stack:
         """The landing sensor's runs created after `since` (epoch seconds), in one query."""
         return self.query(SENSOR_RUNS_SINCE, {"after": since})["runsOrError"]["results"]
 
-    def sensor_ticks(self) -> list[dict]:
-        """The landing sensor's latest ticks, newest first: timestamp, status, error."""
-        return self.query(SENSOR_TICKS, {"selector": LANDING_SENSOR})["sensorOrError"]["sensorState"]["ticks"]
+    def sensor_ticks(self, sensor: str = "landing_sensor") -> list[dict]:
+        """An ingestion sensor's latest ticks, newest first: timestamp, status, error."""
+        return self.query(SENSOR_TICKS, {"selector": ingestion_sensor(sensor)})["sensorOrError"]["sensorState"]["ticks"]
 
-    def wait_for_sensor_ticks(self, count: int, since: float, timeout: float = 60) -> list[dict]:
-        """Waits until the landing sensor has completed `count` ticks that started after `since`."""
+    def wait_for_sensor_ticks(self, count: int, since: float, timeout: float = 60, sensor: str = "landing_sensor") -> list[dict]:
+        """Waits until the sensor has completed `count` ticks that started after `since`."""
 
         def ticked():
-            done = [t for t in self.sensor_ticks() if t["timestamp"] > since and t["status"] != "STARTED"]
+            done = [t for t in self.sensor_ticks(sensor) if t["timestamp"] > since and t["status"] != "STARTED"]
             return done if len(done) >= count else None
 
-        return wait_until(f"{count} landing sensor ticks", ticked, timeout)
+        return wait_until(f"{count} {sensor} ticks", ticked, timeout)
 
     def materializations(self, partition: str, asset: tuple[str, ...] = ("ingestion", "orders")) -> list[dict]:
         """The materializations of `asset` for one dropped file (partition = its key)."""
@@ -327,10 +324,12 @@ class Stack:
         found = client.containers.list(all=True, filters={"label": f"dagster/run_id={run_id}"})
         return found[0] if found else None
 
-    def launch(self, location: str, job: str, run_config: dict | None = None) -> str:
-        """Submits a job through the GraphQL API, as the UI's Launchpad does; returns the run id."""
+    def launch(self, location: str, job: str, run_config: dict | None = None, partition: str | None = None) -> str:
+        """Submits a job (for one partition, if given) through the GraphQL API, as the UI's
+        Launchpad does; returns the run id."""
         return self.graphql().submit_job_execution(
-            job, repository_location_name=location, repository_name="__repository__", run_config=run_config or {}
+            job, repository_location_name=location, repository_name="__repository__", run_config=run_config or {},
+            tags={"dagster/partition": partition} if partition else None,
         )
 
     def wait_for_run(self, run_id: str, statuses=TERMINAL_RUN_STATUSES, timeout: float = 180) -> str:

@@ -14,7 +14,7 @@ from markdown_it import MarkdownIt
 from tests.harness.orders import HEADER, orders_csv
 from tests.harness.polling import wait_until
 from tests.harness.repo import REPO
-from tests.integration.test_warehouse import make_sql
+from tests.harness.warehouse import make_sql
 
 PLANTED_IMAGE = "![x](https://evil.example/b.png)"
 MARKDOWN_PREVIEWS = """

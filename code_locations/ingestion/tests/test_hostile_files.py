@@ -3,9 +3,6 @@ succeeds, reading exactly what Python's csv module reads, or fails with InvalidF
 
 import csv
 import io
-import os
-import subprocess
-import sys
 import tempfile
 import textwrap
 from datetime import date
@@ -18,6 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ingestion.parsing import LIMITS, MAX_PROBLEM_CHARS, InvalidFile, check_text, csv_to_parquet
+from tests.harness.child import run_python
 
 HEADER = "order_id,order_date,customer_id,product,quantity,unit_price\n"
 GOOD_ROW = "1,2024-05-01,C1,Mug,2,9.90\n"
@@ -72,14 +70,7 @@ HOSTILE_FILES = {
 @pytest.mark.parametrize("kind", sorted(HOSTILE_FILES))
 def test_hostile_file_is_handled_in_bounded_memory(kind, tmp_path):
     path = HOSTILE_FILES[kind](tmp_path / "hostile.csv")
-    child = subprocess.run(
-        [sys.executable, "-c", PARSE_IN_CHILD, str(path)],
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    child = run_python(PARSE_IN_CHILD, str(path), timeout=600)
     assert child.returncode == 0, child.stderr[-2000:]
     peak_mib, outcome = child.stdout.split(" ", 1)
     assert int(peak_mib) <= PEAK_RSS_LIMIT_MIB, f"{kind}: peak RSS {peak_mib} MiB; {outcome[:200]}"

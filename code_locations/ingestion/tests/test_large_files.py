@@ -1,11 +1,9 @@
 """A large valid file, start to finish (download, parse, checks, Parquet upload, metadata), in a
 run worker's bounded memory, against the real S3 server."""
 
-import os
-import subprocess
-import sys
 import textwrap
 
+from tests.harness.child import run_python
 from tests.harness.orders import write_orders_csv
 
 PEAK_RSS_LIMIT_MIB = 256
@@ -39,14 +37,7 @@ def test_a_500_mb_file_of_unique_ids_ingests_in_bounded_memory(s3_client, landin
     s3_client.upload_file(str(source), landing_bucket, "large.csv")
     source.unlink()
     head = s3_client.head_object(Bucket=landing_bucket, Key="large.csv")
-    child = subprocess.run(
-        [sys.executable, "-c", INGEST_IN_CHILD, "large.csv", head["ETag"], str(head["ContentLength"])],
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
+    child = run_python(INGEST_IN_CHILD, "large.csv", head["ETag"], str(head["ContentLength"]), timeout=1800)
     assert child.returncode == 0, child.stderr[-3000:]
     peak_mib, ingested, unique = child.stdout.split()
     assert (int(ingested), unique) == (rows, "True")
