@@ -86,7 +86,7 @@ SERVICE = """\
       args:
         <<: *code-location-args
         LOCATION: {name}
-    command: ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", "4000", "-m", "{name}.definitions"]
+    command: ["dagster", "api", "grpc", "-h", "0.0.0.0", "-p", "4000", "-m", "{name}.definitions"]
     environment:
       <<: *dagster-env
       DAGSTER_CURRENT_IMAGE: *{name}-image

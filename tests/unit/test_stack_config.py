@@ -82,7 +82,8 @@ def test_every_code_location_has_a_server_and_a_workspace_entry():
     for name, tool in code_locations().items():
         service = services[f"code-{name}"]
         assert workspace[name] == {"host": f"code-{name}", "port": 4000, "location_name": name}
-        assert service["command"][:3] == ["dagster", "code-server", "start"]
+        # One process in production; dev mode swaps in `code-server start` (test_derived_compose.py).
+        assert service["command"][:3] == ["dagster", "api", "grpc"]
         assert service["command"][-1] == tool["module_name"]
         assert service["build"]["args"]["LOCATION"] == name
         assert service["image"] == f"${{DAGSTER_IMAGE_REPO:-dagster-stack}}/{name}:${{{name.upper()}_IMAGE_TAG:-dev}}"
