@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 COMPOSE = Path(__file__).resolve().with_name("compose.sh")
@@ -46,22 +46,36 @@ def probe(container: str) -> tuple[str, bool, str]:
 
 def main(timeout: float) -> int:
     deadline = time.monotonic() + timeout
-    pending = running_containers()
+    pending = {container: 0.0 for container in running_containers()}  # container -> when to probe next
     seen: dict[str, tuple[str, str]] = {}
     with ThreadPoolExecutor(max_workers=8) as pool:
+        running: dict = {}  # future -> (container, when it started)
         while pending:
-            started = time.monotonic()
-            results = dict(zip(pending, pool.map(probe, pending), strict=True))
-            seen.update({container: (service, output) for container, (service, _, output) in results.items()})
-            pending = [container for container, (_, ready, _) in results.items() if not ready]
+            now = time.monotonic()
+            for container, due in pending.items():
+                if due <= now and container not in {c for c, _ in running.values()}:
+                    running[pool.submit(probe, container)] = (container, now)
+            if not running:  # every pending probe waits for its turn
+                time.sleep(max(0.0, min(pending.values()) - time.monotonic()))
+                continue
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                container, started = running.pop(future)
+                service, ready, output = future.result()
+                seen[container] = (service, output)
+                if ready:
+                    del pending[container]
+                else:
+                    # A costly probe (the daemon's imports dagster) waits as long as it ran, so
+                    # probing takes at most half a core from the services starting up.
+                    took = time.monotonic() - started
+                    pending[container] = time.monotonic() + max(ROUND_SECONDS - took, took)
             if pending and time.monotonic() > deadline:
                 for container in pending:
-                    service, output = seen[container]
+                    service, output = seen.get(container, (container, "not probed yet"))
                     print(f"{service} is not healthy after {timeout:.0f} s: {output}", file=sys.stderr)
                 return 1
-            time.sleep(max(0.0, ROUND_SECONDS - (time.monotonic() - started)) if pending else 0)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main(float(sys.argv[1]) if len(sys.argv) > 1 else 300))
