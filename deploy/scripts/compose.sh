@@ -34,7 +34,11 @@ args+=(--env-file "$env_file" --env-file "$images_env")
 readonly_ui="${DAGSTER_READONLY_UI-$(sed -n 's/^DAGSTER_READONLY_UI=//p' "$env_file" | tail -n 1)}"
 case "$readonly_ui" in
   on) args+=(--profile readonly-ui) ;;
-  off | "") ;;
+  off | "")
+    # `down` still removes it, if it ran before it was turned off: compose leaves the containers
+    # of a profile that is off behind (and the network they hold), --remove-orphans or not.
+    if [ "${1:-}" = down ]; then args+=(--profile readonly-ui); fi
+    ;;
   *) echo "error: DAGSTER_READONLY_UI must be on or off, not '$readonly_ui'" >&2; exit 2 ;;
 esac
 
