@@ -42,7 +42,7 @@ production:
 
 start: docker ## Start the built stack and wait until every service is healthy (make up builds first)
 	@echo "Starting the stack (waits for every healthcheck)..."
-	@$(COMPOSE) up -d --wait --no-build --remove-orphans || { $(COMPOSE) ps -a; echo "Some services are not healthy: see 'make logs'."; exit 1; }
+	@{ $(COMPOSE) up -d --no-build --remove-orphans && deploy/scripts/wait-healthy.py; } || { $(COMPOSE) ps -a; echo "Some services are not healthy: see 'make logs'."; exit 1; }
 
 down: docker ## Stop the stack; data (volumes) is kept
 	@$(COMPOSE) down --remove-orphans

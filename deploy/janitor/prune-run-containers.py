@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import docker
+import requests
 
 HEARTBEAT = Path("/tmp/run-janitor.heartbeat")
 FINISHED_STATUSES = ["exited", "dead", "created"]
@@ -46,11 +47,25 @@ def prune_once(client: docker.DockerClient, network: str, retention: timedelta) 
     return removed
 
 
+def wait_for_docker(client, deadline_seconds: float = 120) -> None:
+    """This starts beside the socket proxy, not once it is healthy: wait until it answers."""
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        try:
+            client.ping()
+            return
+        except (docker.errors.DockerException, requests.exceptions.ConnectionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def main() -> None:
     network = os.environ["DAGSTER_NETWORK"]
     retention = timedelta(hours=float(os.environ.get("RUN_CONTAINER_RETENTION_HOURS", "24")))
     interval = int(os.environ.get("PRUNE_INTERVAL", "600"))
     client = docker.from_env()
+    wait_for_docker(client)
     print(f"run-janitor: removing run containers on {network} that finished over {retention} ago")
     while True:
         removed = prune_once(client, network, retention)

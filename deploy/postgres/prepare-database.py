@@ -12,9 +12,13 @@ the application role may not even connect to the warehouse's.
 
 import os
 import subprocess
+import time
 
 import psycopg2
 from psycopg2 import sql
+
+# This service starts beside Postgres, not once it is healthy: the first connection waits for it.
+STARTUP_DEADLINE_SECONDS = 120
 
 
 def connect(database: str):
@@ -25,6 +29,19 @@ def connect(database: str):
         password=os.environ["DAGSTER_POSTGRES_PASSWORD"],
         dbname=database,
     )
+
+
+def wait_for_postgres(database: str) -> None:
+    deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
+    while True:
+        try:
+            connect(database).close()
+            return
+        except psycopg2.OperationalError as error:  # not listening yet, or still starting up
+            if time.monotonic() > deadline:
+                raise
+            print(f"waiting for Postgres: {str(error).strip()}", flush=True)
+            time.sleep(0.5)
 
 
 def ensure_login_role(cursor, name: str, password: str) -> None:
@@ -72,6 +89,7 @@ def grant_catalog_reader(database: str, owner: str) -> str:
 
 
 def main() -> None:
+    wait_for_postgres(os.environ["DAGSTER_POSTGRES_DB"])
     subprocess.run(["dagster", "instance", "migrate"], check=True)
 
     app_user, app_password = os.environ["DAGSTER_DB_APP_USER"], os.environ["DAGSTER_DB_APP_PASSWORD"]

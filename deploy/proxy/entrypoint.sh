@@ -9,6 +9,8 @@
 #   DAGSTER_UI_UPSTREAM / DAGSTER_READONLY_UPSTREAM  host:port of the two webservers (compose's
 #                          service names by default; fully qualified names on Kubernetes)
 #   DAGSTER_UI_RESOLVER    the DNS server nginx asks for them (default: /etc/resolv.conf's first)
+#   DAGSTER_READONLY_UI    on (default) or off: whether the read-only webserver runs; when off, its
+#                          port answers every request with a 404 that says how to turn it on
 # Passwords are hashed straight from the environment into files only nginx reads: never on a
 # command line, never in the image.
 set -euo pipefail
@@ -54,6 +56,15 @@ write_upstream() {
 }
 write_upstream operators "${DAGSTER_UI_UPSTREAM:-webserver:3000}"
 write_upstream viewers "${DAGSTER_READONLY_UPSTREAM:-webserver-readonly:3000}"
+# The read-only UI is optional (compose runs it only with DAGSTER_READONLY_UI=on): without it, its
+# port says so, before any login, rather than a bare 502 from a webserver that is not there.
+case "${DAGSTER_READONLY_UI:-on}" in
+  on) : >"$run/readonly-ui.conf" ;;
+  off) printf 'return 404 "%s\\n";\n' \
+    "The read-only UI is off on this stack. To turn it on: set DAGSTER_READONLY_UI=on in .env, then make up (docs/operations.md)." \
+    >"$run/readonly-ui.conf" ;;
+  *) die "DAGSTER_READONLY_UI must be on or off, not '$DAGSTER_READONLY_UI'" ;;
+esac
 resolver="${DAGSTER_UI_RESOLVER:-$(awk '$1 == "nameserver" { print $2; exit }' /etc/resolv.conf)}"
 [[ "$resolver" =~ ^[0-9.]+$ ]] || die "DAGSTER_UI_RESOLVER: '$resolver' is not an IPv4 address"
 echo "resolver $resolver valid=2s ipv6=off;" >"$run/resolver.conf"

@@ -8,7 +8,7 @@ import sys
 import time
 
 import boto3
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
 BUCKET_VARIABLES = ("LANDING_BUCKET", "IO_MANAGER_BUCKET", "COMPUTE_LOG_BUCKET", "WAREHOUSE_BUCKET")
 
@@ -31,18 +31,26 @@ def ensure_bucket(s3, bucket: str) -> None:
         print(f"bucket {bucket}: created")
 
 
+def still_starting(error: Exception) -> bool:
+    """The store is not up yet (this service starts beside it, not once it is healthy): not
+    listening, or answering with a server error while it starts."""
+    if isinstance(error, ClientError):
+        return error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+    return isinstance(error, (EndpointConnectionError, ConnectionClosedError))
+
+
 def main() -> None:
     s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT_URL"])
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     for bucket in bucket_names():
         while True:
             try:
                 ensure_bucket(s3, bucket)
                 break
-            except EndpointConnectionError:
-                if time.monotonic() > deadline:
+            except (ClientError, EndpointConnectionError, ConnectionClosedError) as error:
+                if not still_starting(error) or time.monotonic() > deadline:
                     raise
-                time.sleep(1)
+                time.sleep(0.5)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,18 @@ if [ -n "${STACK_COMPOSE_OVERRIDE:-}" ]; then
   args+=(-f "$repo/$STACK_COMPOSE_OVERRIDE")
 fi
 args+=(--env-file "$env_file" --env-file "$images_env")
+# The read-only UI runs only with DAGSTER_READONLY_UI=on (the environment's, else the env file's):
+# its profile; the proxy reads the same setting (docker-compose.yml).
+readonly_ui="${DAGSTER_READONLY_UI-$(sed -n 's/^DAGSTER_READONLY_UI=//p' "$env_file" | tail -n 1)}"
+case "$readonly_ui" in
+  on) args+=(--profile readonly-ui) ;;
+  off | "")
+    # `down` still removes it, if it ran before it was turned off: compose leaves the containers
+    # of a profile that is off behind (and the network they hold), --remove-orphans or not.
+    if [ "${1:-}" = down ]; then args+=(--profile readonly-ui); fi
+    ;;
+  *) echo "error: DAGSTER_READONLY_UI must be on or off, not '$readonly_ui'" >&2; exit 2 ;;
+esac
 
 export_image_tags "$repo"
 # What follows from the code locations (their own .env files; dev mode, which `make dev` turns on

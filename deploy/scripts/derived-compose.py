@@ -9,7 +9,8 @@ the resolved config (`compose config --format json`):
   the daemon holds them to hand them over. No other location's containers see them.
 - With --dev, dev mode: each code server gets its location's folder of this checkout mounted over
   the code in its image, and so does every run it launches; a `dev-reloader` service reloads a
-  location when a file in its folder changes. The images stay as built.
+  location when a file in its folder changes. The images stay as built; the code servers run
+  `dagster code-server start`, which can reload, instead of production's `dagster api grpc`.
 """
 
 import argparse
@@ -84,10 +85,22 @@ def by_location(owner: dict[str, str]) -> dict[str, list[str]]:
     return names
 
 
+def reloadable(service: dict) -> list[str] | None:
+    """A code server's command that can reload, if it is `dagster api grpc ARGS` (one process,
+    which cannot re-import its code): `dagster code-server start ARGS` (a proxy that re-imports it
+    in a fresh process when asked, as the dev reloader does). Both take the same -h/-p/-m."""
+    command = service.get("command") or []
+    if command[:3] == ["dagster", "api", "grpc"]:
+        return ["dagster", "code-server", "start", *command[3:]]
+    return None
+
+
 def dev_mode(root: Path, locations: dict[str, dict], override: dict, webserver: dict) -> None:
     for name, service in sorted(locations.items()):
         mount = f"{root / 'code_locations' / name}:{APP}:ro"
         entry = override.setdefault(f"code-{name}", {})
+        if command := reloadable(service):
+            entry["command"] = command
         context = json.loads(entry.get("environment", {}).get("DAGSTER_CONTAINER_CONTEXT") or "null") or container_context(service)
         kwargs = context.setdefault("docker", {}).setdefault("container_kwargs", {})
         kwargs["volumes"] = [*kwargs.get("volumes", []), mount]

@@ -86,7 +86,7 @@ SERVICE = """\
       args:
         <<: *code-location-args
         LOCATION: {name}
-    command: ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", "4000", "-m", "{name}.definitions"]
+    command: ["dagster", "api", "grpc", "-h", "0.0.0.0", "-p", "4000", "-m", "{name}.definitions"]
     environment:
       <<: *dagster-env
       DAGSTER_CURRENT_IMAGE: *{name}-image
@@ -129,8 +129,8 @@ def register(name: str) -> None:
         compose, r"^  \w+: &\w+-image .*_IMAGE_TAG:-dev\}\n",
         f"  {name}: &{name}-image ${{DAGSTER_IMAGE_REPO:-dagster-stack}}/{name}:${{{name.upper()}_IMAGE_TAG:-dev}}\n",
     )
-    compose = insert_after_last(compose, r"^      code-\w+:\n        condition: service_healthy\n",
-                                f"      code-{name}:\n        condition: service_healthy\n")
+    compose = insert_after_last(compose, r"^      code-\w+:\n        condition: service_started\n",
+                                f"      code-{name}:\n        condition: service_started\n")
     compose = insert_after_last(compose, r"^      DAGSTER_CURRENT_IMAGE: \*\w+-image\n(?:      .*\n)*\n", SERVICE.format(name=name))
     compose_path.write_text(compose)
 

@@ -29,5 +29,7 @@ if [ -n "$warehouse_dump" ]; then
     --clean --if-exists --no-owner --single-transaction' restore "$warehouse_db" "$warehouse_user" <"$warehouse_dump"
   echo "Restored the warehouse catalog from $warehouse_dump."
 fi
-"$compose" up -d --wait --no-build webserver webserver-readonly daemon
+# Everything the stack runs (the read-only UI only if it is on), then the same wait as `make up`.
+"$compose" up -d --no-build
+"$repo/deploy/scripts/wait-healthy.py"
 echo "Restored $dump."

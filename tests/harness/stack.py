@@ -353,7 +353,10 @@ class Stack:
         return f"=== docker compose ps\n{ps}\n=== docker compose logs\n{logs}"
 
     def up(self) -> None:
-        result = self.compose("up", "-d", "--wait", "--wait-timeout", "300", "--no-build", check=False)
+        """As `make start` does: up, then wait until every service passes its own healthcheck."""
+        result = self.compose("up", "-d", "--no-build", check=False)
+        if result.returncode == 0:
+            result = self.deploy_script("wait-healthy.py", "300", check=False, timeout=330)
         if result.returncode != 0:
             raise RuntimeError(f"test stack did not become healthy:\n{result.stderr}\n{self.diagnostics()}")
 

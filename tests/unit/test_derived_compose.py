@@ -14,7 +14,7 @@ CONFIG = {
     "services": {
         "daemon": {"environment": {"AWS_ACCESS_KEY_ID": "x"}},
         "webserver": {"image": "stack/dagster:t"},
-        "code-ingestion": {"environment": {}},
+        "code-ingestion": {"environment": {}, "command": ["dagster", "api", "grpc", "-p", "4000", "-m", "ingestion.definitions"]},
         "code-analytics": {"environment": {"DAGSTER_CONTAINER_CONTEXT": '{"docker": {"env_vars": ["WAREHOUSE_DB_USER"]}}'}},
     }
 }
@@ -87,3 +87,12 @@ def test_dev_mode_mounts_each_folder_into_its_server_and_runs(root, derive):
     for service in ("daemon", "docker-proxy"):
         assert services[service]["environment"]["STACK_DEV_CODE_ROOT"] == str(root / "code_locations")
     assert services["dev-reloader"]["command"][2:] == ["analytics=/code/analytics", "ingestion=/code/ingestion"]
+
+
+def test_dev_mode_runs_code_servers_that_can_reload(derive):
+    """Production's `dagster api grpc` cannot re-import its code; dev mode's reloader needs
+    `dagster code-server start`, with the same arguments. Without --dev the command stays."""
+    services = json.loads(derive("--dev").stdout)["services"]
+    assert services["code-ingestion"]["command"] == ["dagster", "code-server", "start", "-p", "4000", "-m", "ingestion.definitions"]
+    assert "command" not in services["code-analytics"], "a command that is not `dagster api grpc` is left alone"
+    assert "command" not in json.loads(derive().stdout)["services"].get("code-ingestion", {})

@@ -82,14 +82,17 @@ def test_every_code_location_has_a_server_and_a_workspace_entry():
     for name, tool in code_locations().items():
         service = services[f"code-{name}"]
         assert workspace[name] == {"host": f"code-{name}", "port": 4000, "location_name": name}
-        assert service["command"][:3] == ["dagster", "code-server", "start"]
+        # One process in production; dev mode swaps in `code-server start` (test_derived_compose.py).
+        assert service["command"][:3] == ["dagster", "api", "grpc"]
         assert service["command"][-1] == tool["module_name"]
         assert service["build"]["args"]["LOCATION"] == name
         assert service["image"] == f"${{DAGSTER_IMAGE_REPO:-dagster-stack}}/{name}:${{{name.upper()}_IMAGE_TAG:-dev}}"
         assert service["environment"]["DAGSTER_CURRENT_IMAGE"] == service["image"]
         assert set(compose["x-dagster-env"]) <= set(service["environment"]), f"code-{name} lacks the stack's env"
         for dependent in ("webserver", "webserver-readonly", "daemon"):
-            assert services[dependent]["depends_on"][f"code-{name}"] == {"condition": "service_healthy"}, dependent
+            # Started after it, and waiting until it serves (a healthy verdict comes an interval late).
+            assert services[dependent]["depends_on"][f"code-{name}"] == {"condition": "service_started"}, dependent
+            assert services[dependent]["command"][:2] == ["python", "/opt/dagster/deploy/wait-for-code-servers.py"]
         assert f"code_locations/{name}" in pythonpath["pytest"]["pythonpath"].split(), "pytest.ini pythonpath"
         assert name in first_party, "ruff.toml known-first-party"
 
@@ -190,3 +193,14 @@ def test_the_diagnostics_location_is_in_test_stacks_only():
         assert "./code_locations/diagnostics/workspace.yaml:/opt/dagster/home/workspace.yaml:ro" in override[service]["volumes"]
     for stack_env in ("tests/stack.env", "tests/faults/stack.env", "bench/stack.env"):
         assert read_env_file(REPO / stack_env)["STACK_COMPOSE_OVERRIDE"] == "code_locations/diagnostics/compose.yml"
+
+
+
+def test_the_readonly_ui_is_opt_in():
+    """The read-only webserver (about 130 MiB idle) runs only with DAGSTER_READONLY_UI=on, which
+    turns on its profile (deploy/scripts/compose.sh) and tells the proxy; off by default."""
+    services = started_services()
+    assert services["webserver-readonly"]["profiles"] == ["readonly-ui"]
+    assert services["proxy"]["environment"]["DAGSTER_READONLY_UI"] == "${DAGSTER_READONLY_UI:-off}"
+    assert services["proxy"]["depends_on"]["webserver-readonly"]["required"] is False
+    assert read_env_file(REPO / ".env.example")["DAGSTER_READONLY_UI"] == "off"
