@@ -6,9 +6,38 @@ write the stack's buckets but not create, delete or see others."""
 
 import uuid
 
+import docker
 import pytest
 import requests
 from botocore.exceptions import ClientError
+
+from tests.harness.repo import REPO, read_env_file
+
+APP_ROLE, READER_ROLE = "DAGSTER_DB_APP_PASSWORD", "DAGSTER_DB_READER_PASSWORD"
+S3_LIMITED = {"S3_APP_SECRET_KEY", "S3_UPLOAD_SECRET_KEY", "S3_READ_SECRET_KEY"}
+# The stack's secrets (its settings named *PASSWORD* or *SECRET*) each service's containers hold:
+# exactly those its programs use (docs/security.md). Every service is listed, one-shots included.
+SECRETS_HELD = {
+    "postgres": {"POSTGRES_PASSWORD"},
+    "migrate": {"POSTGRES_PASSWORD", APP_ROLE, READER_ROLE, "WAREHOUSE_DB_PASSWORD", "WAREHOUSE_READER_PASSWORD"},
+    "pgbouncer": {APP_ROLE, READER_ROLE},
+    # The store checks every S3 identity's secret: SeaweedFS is handed them, MinIO stores them.
+    "minio": {"MINIO_ROOT_PASSWORD", *S3_LIMITED},
+    "create-buckets": {"MINIO_ROOT_PASSWORD"},
+    # MinIO's identities are created by this one-shot; SeaweedFS's by the store itself.
+    "s3-identity": {"MINIO_ROOT_PASSWORD", *S3_LIMITED},
+    "webserver": {APP_ROLE, "S3_APP_SECRET_KEY"},
+    "webserver-readonly": {READER_ROLE, "S3_READ_SECRET_KEY"},
+    "daemon": {APP_ROLE, "S3_APP_SECRET_KEY", "WAREHOUSE_DB_PASSWORD"},
+    "code-ingestion": {APP_ROLE, "S3_APP_SECRET_KEY"},
+    "code-analytics": {APP_ROLE, "S3_APP_SECRET_KEY", "WAREHOUSE_DB_PASSWORD"},
+    "code-diagnostics": {APP_ROLE, "S3_APP_SECRET_KEY"},
+    "proxy": {"DAGSTER_UI_PASSWORD", "DAGSTER_VIEWER_PASSWORD"},
+    "docker-proxy": set(),
+    "run-janitor": set(),
+    "dev-reloader": set(),
+}
+SECRETS_HELD_IN_THE_LOCAL_WORLD = {**SECRETS_HELD, "s3-identity": {"MINIO_ROOT_PASSWORD"}}
 
 # Storage servers behind the S3 API that must not be reachable from the stack's network:
 # SeaweedFS's filer, master and volume servers (HTTP and gRPC), which check no credentials.
@@ -239,3 +268,21 @@ def test_readonly_ui_shows_runs_event_logs_and_the_asset_catalog(stack):
     partitioned = {tuple(node["assetKey"]["path"]) for node in catalog["assetNodes"] if node["partitionStats"]}
     assert ("ingestion", "orders") in partitioned, catalog["assetNodes"]
     assert catalog["assetsOrError"]["nodes"], catalog
+
+
+def test_every_container_holds_only_the_secrets_it_uses(stack):
+    """One-shots too: the bucket creator holds no Postgres password, migrate no S3 key."""
+    local = read_env_file(REPO / ".stack" / "images.env").get("STACK_WORLD") == "local"
+    expected = SECRETS_HELD_IN_THE_LOCAL_WORLD if local else SECRETS_HELD
+    secrets = {name: value for name, value in stack.settings.items() if ("PASSWORD" in name or "SECRET" in name) and value}
+    containers = docker.from_env().containers.list(all=True, filters={"label": f"com.docker.compose.project={stack.project}"})
+    assert {"migrate", "create-buckets", "s3-identity"} <= {c.labels["com.docker.compose.service"] for c in containers}
+    wrong = {}
+    for container in containers:
+        service = container.labels["com.docker.compose.service"]
+        assert service in expected, f"{service} is missing from SECRETS_HELD"
+        values = [item.split("=", 1)[1] for item in container.attrs["Config"]["Env"]]
+        held = {name for name, secret in secrets.items() if any(secret in value for value in values)}
+        if held != expected[service]:
+            wrong[service] = {"holds unused": sorted(held - expected[service]), "lacks": sorted(expected[service] - held)}
+    assert not wrong, wrong
