@@ -267,7 +267,8 @@ def test_readonly_ui_shows_runs_event_logs_and_the_asset_catalog(stack):
     catalog = stack.query(ASSET_CATALOG, who="viewer")
     partitioned = {tuple(node["assetKey"]["path"]) for node in catalog["assetNodes"] if node["partitionStats"]}
     assert ("ingestion", "orders") in partitioned, catalog["assetNodes"]
-    assert catalog["assetsOrError"]["nodes"], catalog
+    # An AssetConnection, not an error (which list it holds depends on what has run so far).
+    assert "nodes" in catalog["assetsOrError"], catalog
 
 
 def test_every_container_holds_only_the_secrets_it_uses(stack):
