@@ -5,16 +5,23 @@
 # so a connection costs a login, not a process. Session pooling: every Postgres feature Dagster
 # uses (LISTEN, SET) behaves as with a direct connection, and DISCARD ALL cleans up in between.
 #
-# It knows one login, the application role, and one database, Dagster's; the owner role and the
-# warehouse catalog are reached directly.
+# It knows the application role's login and, if POOL_READER_USER is set (compose sets it), the
+# read-only webserver's reader role's; and one database, Dagster's. The owner role and the
+# warehouse catalog are reached directly. Each client gets backends logged in as its own role, so
+# the reader's stay read-only.
 set -eu
 : "${POOL_USER:?POOL_USER is not set}" "${POOL_PASSWORD:?POOL_PASSWORD is not set}" "${POOL_DATABASE:?POOL_DATABASE is not set}"
 config=/tmp/pgbouncer
 mkdir -p "$config"
 umask 077
 # The auth file's format: "user" "password", a double quote inside doubled.
-printf '"%s" "%s"\n' "$(printf '%s' "$POOL_USER" | sed 's/"/""/g')" "$(printf '%s' "$POOL_PASSWORD" | sed 's/"/""/g')" \
-  >"$config/userlist.txt"
+login() { printf '"%s" "%s"\n' "$(printf '%s' "$1" | sed 's/"/""/g')" "$(printf '%s' "$2" | sed 's/"/""/g')"; }
+{
+  login "$POOL_USER" "$POOL_PASSWORD"
+  if [ -n "${POOL_READER_USER:-}" ]; then
+    login "$POOL_READER_USER" "${POOL_READER_PASSWORD:?POOL_READER_PASSWORD is not set}"
+  fi
+} >"$config/userlist.txt"
 cat >"$config/pgbouncer.ini" <<INI
 [databases]
 $POOL_DATABASE = host=${POSTGRES_HOST:-postgres} port=5432 dbname=$POOL_DATABASE

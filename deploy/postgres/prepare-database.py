@@ -2,8 +2,10 @@
 application role exists with exactly the rights the stack needs at run time.
 
 Webserver, daemon, code servers and run workers connect as that role: they read and write
-Dagster's tables but cannot create, alter or drop anything. Only this step holds the owner's
-password. It is idempotent, so an existing database gets the role on its next start.
+Dagster's tables but cannot create, alter or drop anything. The read-only webserver connects as
+the reader role, which may only read them (and refresh one cache column, see grant_reader).
+Only this step holds the owner's password. It is idempotent, so an existing database gets the
+roles on its next start.
 
 It also keeps the warehouse's catalog: a database of its own (WAREHOUSE_DB) owned by a role of
 its own (WAREHOUSE_DB_USER), which may do anything there and nothing in Dagster's database, while
@@ -88,9 +90,45 @@ def grant_catalog_reader(database: str, owner: str) -> str:
     return reader
 
 
+def grant_reader(database: str, owner: str) -> str:
+    """The read-only webserver's role: SELECT on Dagster's tables, now and after later migrations.
+
+    `dagster-webserver --read-only` still writes twice, both found in dagster 1.13's sources and
+    seen refused on a live stack: its index page stores the instance's id in `instance_info` the
+    first time it is served (so this step stores it instead), and showing a partitioned asset
+    refreshes the partition-status cache in `asset_keys.cached_status_data` when it is stale (so
+    the role may update that one column, which only caches what the event log says).
+    """
+    reader = os.environ["DAGSTER_DB_READER_USER"]
+    connection = connect(database)
+    with connection, connection.cursor() as cursor:
+        ensure_login_role(cursor, reader, os.environ["DAGSTER_DB_READER_PASSWORD"])
+        for statement in (
+            "GRANT CONNECT ON DATABASE {db} TO {reader}",
+            "GRANT USAGE ON SCHEMA public TO {reader}",
+            "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}",
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public GRANT SELECT ON TABLES TO {reader}",
+            "GRANT UPDATE (cached_status_data) ON asset_keys TO {reader}",
+        ):
+            cursor.execute(sql.SQL(statement).format(
+                db=sql.Identifier(database), reader=sql.Identifier(reader), owner=sql.Identifier(owner)
+            ))
+    connection.close()
+    return reader
+
+
+def store_instance_id() -> None:
+    """Dagster's own code stores the id, as the webserver would on its first page."""
+    from dagster import DagsterInstance
+
+    with DagsterInstance.get() as instance:
+        instance.run_storage.get_run_storage_id()
+
+
 def main() -> None:
     wait_for_postgres(os.environ["DAGSTER_POSTGRES_DB"])
     subprocess.run(["dagster", "instance", "migrate"], check=True)
+    store_instance_id()
 
     app_user, app_password = os.environ["DAGSTER_DB_APP_USER"], os.environ["DAGSTER_DB_APP_PASSWORD"]
     owner, database = os.environ["DAGSTER_POSTGRES_USER"], os.environ["DAGSTER_POSTGRES_DB"]
@@ -110,8 +148,12 @@ def main() -> None:
         for statement in statements:
             cursor.execute(sql.SQL(statement).format(db=sql.Identifier(database), role=role, owner=sql.Identifier(owner)))
     connection.close()
+    reader = grant_reader(database, owner)
     warehouse = prepare_warehouse_catalog(database)
-    print(f"database ready: schema migrated; role {app_user} may read and write Dagster's tables, nothing more; {warehouse}")
+    print(
+        f"database ready: schema migrated; role {app_user} may read and write Dagster's tables, nothing more; "
+        f"role {reader} may only read them; {warehouse}"
+    )
 
 
 if __name__ == "__main__":

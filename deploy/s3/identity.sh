@@ -7,12 +7,6 @@
 #   readers   S3_READ_*    read and list S3_READ_BUCKETS (the read-only UI, `make sql`)
 # None can create or delete buckets, see other buckets, or administer the store.
 set -eu
-for variable in S3_APP_ACCESS_KEY S3_APP_SECRET_KEY S3_UPLOAD_ACCESS_KEY S3_UPLOAD_SECRET_KEY \
-  S3_READ_ACCESS_KEY S3_READ_SECRET_KEY; do
-  eval "value=\${$variable:-}"
-  [ -n "$value" ] || { echo "s3-identity: $variable is not set; run make up once to add it to .env" >&2; exit 1; }
-done
-
 # "arn:aws:s3:::B<suffix>" for each bucket B of a comma-separated list, comma-separated.
 resources() {
   listed="" old_ifs="$IFS"; IFS=","
@@ -42,7 +36,13 @@ if ! command -v mc >/dev/null 2>&1; then
 fi
 
 # MinIO: a policy and a user per identity, through its admin API. Only shell builtins and mc: the
-# minio image ships no grep, tr or cat.
+# minio image ships no grep, tr or cat. Only here are the identities' secrets needed.
+for variable in S3_APP_ACCESS_KEY S3_APP_SECRET_KEY S3_UPLOAD_ACCESS_KEY S3_UPLOAD_SECRET_KEY \
+  S3_READ_ACCESS_KEY S3_READ_SECRET_KEY; do
+  eval "value=\${$variable:-}"
+  [ -n "$value" ] || { echo "s3-identity: $variable is not set; run make up once to add it to .env" >&2; exit 1; }
+done
+
 export MC_CONFIG_DIR=/tmp/mc
 mc alias set stack http://minio:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null
 
