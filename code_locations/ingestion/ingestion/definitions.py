@@ -1,5 +1,6 @@
 import dagster as dg
 
+from ingestion.alerts import operations_alerts, run_failure_alerts
 from ingestion.assets import landing_inventory, orders
 from ingestion.jobs import ingest_orders_job, inventory_job
 from ingestion.resources import landing, s3, tables
@@ -11,6 +12,6 @@ defs = dg.Definitions(
     executor=dg.in_process_executor,
     assets=[landing_inventory, orders],
     jobs=[inventory_job, ingest_orders_job],
-    sensors=[landing_sensor, landing_redrive_sensor],
+    sensors=[landing_sensor, landing_redrive_sensor, run_failure_alerts, operations_alerts],
     resources={"s3": s3, "landing": landing, "tables": tables},
 )
