@@ -596,3 +596,9 @@ def test_probes_and_one_shot_commands_are_compose_s(rendered):
         assert rendered.container(name)["readinessProbe"]["exec"]["command"] == compose_probe(service)
     migrate = rendered.named("Job", "dagster-stack-migrate")["spec"]["template"]["spec"]["containers"][0]
     assert migrate["command"] == services["migrate"]["command"]
+
+
+def test_the_migrate_job_gets_every_variable_prepare_database_reads(rendered):
+    read = set(re.findall(r'os\.environ\["(\w+)"\]', (REPO / "deploy/postgres/prepare-database.py").read_text()))
+    migrate = rendered.named("Job", "dagster-stack-migrate")["spec"]["template"]["spec"]["containers"][0]
+    assert read and not read - rendered.container_env(migrate), f"the migrate Job lacks {read - rendered.container_env(migrate)}"
