@@ -67,3 +67,11 @@ export_image_tags() {
     fi
   done
 }
+
+# Exports WORKSPACE_HASH, the hash of the workspace files (the user's and the test stacks'), which
+# labels the services that mount one: a changed workspace recreates them on the next `up`.
+export_workspace_hash() {
+  local repo="$1"
+  WORKSPACE_HASH="$(cat "$repo/workspace.yaml" "$repo"/code_locations/*/workspace.yaml | sha256sum | cut -c1-12)"
+  export WORKSPACE_HASH
+}
