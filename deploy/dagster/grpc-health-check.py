@@ -1,28 +1,45 @@
-"""Usage: grpc-health-check.py PORT. Exits 0 when the code server on 127.0.0.1:PORT is SERVING.
+"""Usage: grpc-health-check.py PORT [WAIT_SECONDS]. Exits 0 when the code server on 127.0.0.1:PORT
+is SERVING; with WAIT_SECONDS, asks again every 0.1 s until it is or that time has passed.
 
 It asks what `dagster api grpc-health-check` asks (the standard gRPC health service, for
 "DagsterApi") without importing dagster: 0.1 s of CPU instead of 1.1 s. A starting stack's code
-servers turn healthy that much sooner, and an idle one pays a tenth for each real probe.
+servers turn healthy that much sooner, and an idle one pays a tenth for each real probe. Waiting
+in here costs `make reload` one Python start, not one per try.
 """
 
 import sys
+import time
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+# A refused connection fails at once; a server that accepted the call has this long to answer.
+ANSWER_SECONDS = 10
+RETRY_SECONDS = 0.1
 
-def main(port: str) -> int:
+
+def check(port: str) -> tuple[bool, str]:
+    """Whether the code server is SERVING, and what to say about it."""
     request = health_pb2.HealthCheckRequest(service="DagsterApi")
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         try:
-            response = health_pb2_grpc.HealthStub(channel).Check(request, timeout=10)
+            response = health_pb2_grpc.HealthStub(channel).Check(request, timeout=ANSWER_SECONDS)
         except grpc.RpcError as error:
-            print(f"The code server on port {port} does not answer: {error.code().name}")
-            return 1
+            return False, f"The code server on port {port} does not answer: {error.code().name}"
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
-    print(f"The code server on port {port} is {status}")
-    return 0 if status == "SERVING" else 1
+    return status == "SERVING", f"The code server on port {port} is {status}"
+
+
+def main(port: str, wait_seconds: float = 0) -> int:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        serving, message = check(port)
+        if serving or time.monotonic() >= deadline:
+            break
+        time.sleep(RETRY_SECONDS)
+    print(message)
+    return 0 if serving else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], *(float(argument) for argument in sys.argv[2:3])))

