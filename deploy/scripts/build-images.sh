@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# Usage: build-images.sh [--keep-old] [SERVICE...]
+# Usage: build-images.sh [SERVICE...]
 # Builds the stack's images that are missing (all of them, or those of the SERVICEs named): the
 # runtime base first, then the images that start FROM it. An image's tag is a hash of its inputs,
-# so only what changed is built. Then removes the older tags of what it built, unless --keep-old
-# (make reload does that itself once the old code server is gone).
+# so only what changed is built. Then removes the older tags of what it built.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -21,11 +20,6 @@ for name in sorted(services, key=lambda name: name != "runtime"):
         print(name, services[name]["image"])'
 }
 
-prune=yes
-if [ "${1:-}" = --keep-old ]; then
-  prune=no
-  shift
-fi
 wanted=" ${*:-} "
 # Once: each `compose config` costs about a second on a busy host.
 images="$(built_images)"
@@ -57,8 +51,6 @@ echo "Images built in $((SECONDS - started)) s."
 
 # Older tags of what was built are superseded, unless a container (running or stopped, e.g. a
 # finished run kept for `docker logs`) was created from them.
-if [ "$prune" = yes ]; then
-  for service in "${built[@]}"; do
-    prune_image_tags "${image_of[$service]%:*}" "${image_of[$service]}"
-  done
-fi
+for service in "${built[@]}"; do
+  prune_image_tags "${image_of[$service]%:*}" "${image_of[$service]}"
+done

@@ -20,7 +20,7 @@ fi
 started=$EPOCHREALTIME
 # Tags once, here: the scripts below inherit them instead of hashing the inputs again each.
 export_image_tags "$repo"
-"$here/build-images.sh" --keep-old "code-$location"
+"$here/build-images.sh" "code-$location"
 built=$EPOCHREALTIME
 "$here/compose.sh" up -d --no-deps --no-build "code-$location"
 replaced=$EPOCHREALTIME
@@ -32,6 +32,3 @@ wait_for 120 docker exec "$container" python /opt/dagster/deploy/grpc-health-che
   || die "code-$location does not serve after 120 s: see 'make logs SERVICE=code-$location'"
 echo "code-$location serves its new image after $(seconds_since "$started") s (built in $(seconds_between "$started" "$built") s," \
   "replaced in $(seconds_between "$built" "$replaced") s, serving $(seconds_since "$replaced") s later); the UI picks it up within seconds."
-# The image it replaced goes now that no code server uses it, unless a run still does.
-image="$(docker inspect --format '{{.Config.Image}}' "$container")"
-prune_image_tags "${image%:*}" "$image"
