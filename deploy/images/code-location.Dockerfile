@@ -8,7 +8,9 @@ COPY deploy/images/ca/ /tmp/ca/
 COPY code_locations/${LOCATION}/requirements.lock /tmp/requirements.lock
 RUN /opt/dagster/deploy/install-locked.sh /tmp/requirements.lock
 
+# Everything that does not follow the code comes before it: a rebuild after an edit (make reload)
+# makes only the layers from COPY on.
+ENV PYTHONPATH=/opt/dagster/app:/opt/dagster/lib
 COPY code_locations/${LOCATION}/ /opt/dagster/app/
 RUN python -m compileall -q /opt/dagster/app
-ENV PYTHONPATH=/opt/dagster/app:/opt/dagster/lib
 USER dagster

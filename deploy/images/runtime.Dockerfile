@@ -22,7 +22,9 @@ RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin dagster \
 
 COPY lib/ /opt/dagster/lib/
 RUN python -m compileall -q /opt/dagster/lib
-COPY dagster.yaml workspace.yaml /opt/dagster/home/
+# The workspace is not in the image: compose mounts it into the webservers and the daemon, so a
+# new location builds only its own image (docker-compose.yml, x-workspace-reader).
+COPY dagster.yaml /opt/dagster/home/
 COPY deploy/dagster/cached-check.sh deploy/dagster/grpc-health-check.py deploy/dagster/wait-for-code-servers.py \
   deploy/janitor/prune-run-containers.py \
   deploy/docker-proxy/docker-socket-proxy.py /opt/dagster/deploy/

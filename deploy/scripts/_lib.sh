@@ -32,6 +32,14 @@ wait_for() {
   done
 }
 
+# Seconds, to a tenth, between two $EPOCHREALTIME readings; since one until now.
+seconds_between() {
+  awk -v from="$1" -v to="$2" 'BEGIN { printf "%.1f", to - from }'
+}
+seconds_since() {
+  seconds_between "$1" "$EPOCHREALTIME"
+}
+
 # Removes the tags of REPOSITORY other than KEEP that no container (running or stopped) was
 # created from. Checking by name matters: a rebuilt image is often identical to the old one, and
 # Docker untags a shared image even while a container uses it; a stack whose code servers still
@@ -66,4 +74,12 @@ export_image_tags() {
       export "$variable=$("$repo/deploy/scripts/image-tag.sh" "$location")"
     fi
   done
+}
+
+# Exports WORKSPACE_HASH, the hash of the workspace files (the user's and the test stacks'), which
+# labels the services that mount one: a changed workspace recreates them on the next `up`.
+export_workspace_hash() {
+  local repo="$1"
+  WORKSPACE_HASH="$(cat "$repo/workspace.yaml" "$repo"/code_locations/*/workspace.yaml | sha256sum | cut -c1-12)"
+  export WORKSPACE_HASH
 }

@@ -2,7 +2,7 @@
 # Usage: build-images.sh [SERVICE...]
 # Builds the stack's images that are missing (all of them, or those of the SERVICEs named): the
 # runtime base first, then the images that start FROM it. An image's tag is a hash of its inputs,
-# so only what changed is built.
+# so only what changed is built. Then removes the older tags of what it built.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -21,13 +21,17 @@ for name in sorted(services, key=lambda name: name != "runtime"):
 }
 
 wanted=" ${*:-} "
+# Once: each `compose config` costs about a second on a busy host.
+images="$(built_images)"
 missing=()
+declare -A image_of
 while read -r service image; do
   if [ "$wanted" != "  " ] && [[ "$wanted" != *" $service "* ]] && [ "$service" != runtime ]; then
     continue
   fi
+  image_of[$service]="$image"
   docker image inspect "$image" >/dev/null 2>&1 || missing+=("$service")
-done < <(built_images)
+done <<<"$images"
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "Images are built (stack tag $IMAGE_TAG)."
@@ -35,6 +39,7 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 started=$SECONDS
 echo "Building: ${missing[*]}"
+built=("${missing[@]}")
 if [ "${missing[0]}" = runtime ]; then
   compose build runtime
   missing=("${missing[@]:1}")
@@ -44,8 +49,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 echo "Images built in $((SECONDS - started)) s."
 
-# Older tags of our images are superseded, unless a container (running or stopped, e.g. a
+# Older tags of what was built are superseded, unless a container (running or stopped, e.g. a
 # finished run kept for `docker logs`) was created from them.
-while read -r _ image; do
-  prune_image_tags "${image%:*}" "$image"
-done < <(built_images)
+for service in "${built[@]}"; do
+  prune_image_tags "${image_of[$service]%:*}" "${image_of[$service]}"
+done

@@ -2,7 +2,7 @@
 # `docker compose` for this stack: its env file (STACK_ENV, default .env), optional overrides
 # (STACK_ENV_OVERRIDES, e.g. the test stack's project name and ports, and the compose file
 # STACK_COMPOSE_OVERRIDE it adds), the world select-images.sh chose (the registry-less one adds
-# deploy/images/local/compose.yml), and the image tags from the image inputs (_lib.sh).
+# deploy/images/local/compose.yml), the image tags from the image inputs and the workspace hash (_lib.sh).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 . "$repo/deploy/scripts/_lib.sh"
@@ -43,6 +43,7 @@ case "$readonly_ui" in
 esac
 
 export_image_tags "$repo"
+export_workspace_hash "$repo"
 # What follows from the code locations (their own .env files; dev mode, which `make dev` turns on
 # for this stack with a file beside its env file and `make up` off) is derived from the resolved
 # config each time, so it follows every location.

@@ -4,16 +4,18 @@
 # change a new one. Without an argument, the tag of the stack's own images (runtime, dagster, proxy,
 # pgbouncer): Dockerfiles, locks, programs, the shared library, instance config and the base images
 # chosen. With a code location's name, the tag of its image: the stack's tag plus that location's
-# folder, so an edit to one location rebuilds and restarts only its image and code server.
+# folder, so an edit to one location rebuilds and restarts only its image and code server. The
+# workspace is in no image (compose mounts it), so adding a location builds only the new image.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 location="${1:-}"
 
 # Files under PATHS that an image build copies, with their hashes.
 hash_inputs() {
-  # Host-side scripts, the locations' tests and Dagster's temporary homes never reach an image
-  # (see .dockerignore).
-  local not_in_images=('^deploy/scripts/' '/tests/' '^code_locations/conftest\.py$' '\.tmp_dagster_home_' __pycache__ '\.pyc$')
+  # Host-side scripts, the locations' tests and compose-level files, and Dagster's temporary homes
+  # never reach an image (see .dockerignore).
+  local not_in_images=('^deploy/scripts/' '/tests/' '^code_locations/conftest\.py$' '^code_locations/[^/]*/workspace\.yaml$'
+    '^code_locations/[^/]*/compose\.yml$' '\.tmp_dagster_home_' __pycache__ '\.pyc$')
   {
     if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
       git ls-files --cached --others --exclude-standard -- "$@"
@@ -21,12 +23,12 @@ hash_inputs() {
       find "$@" -type f
     fi
   } | grep -v -f <(printf '%s\n' "${not_in_images[@]}") | LC_ALL=C sort -u | while IFS= read -r file; do
-    [ -f "$file" ] && sha256sum -- "$file"
-  done
+    if [ -f "$file" ]; then printf '%s\0' "$file"; fi
+  done | xargs -0 -r sha256sum --  # one process for all files, not one each: a tag costs 0.05 s, not 2
 }
 
 if [ -z "$location" ]; then
-  { hash_inputs deploy lib dagster.yaml workspace.yaml; cat .stack/images.env 2>/dev/null || true; } \
+  { hash_inputs deploy lib dagster.yaml; cat .stack/images.env 2>/dev/null || true; } \
     | sha256sum | cut -c1-12
 else
   [ -f "code_locations/$location/pyproject.toml" ] || { echo "error: no code location '$location' in code_locations/" >&2; exit 2; }

@@ -55,8 +55,10 @@ from {name}.assets import greeting
 
 defs = dg.Definitions(
     assets=[greeting],
-    # Outputs stay in the run's memory; give the location an IO manager once assets feed each other.
+    # Outputs stay in the run's memory, so its steps run in one process; give the location an IO
+    # manager (and drop the executor) once assets feed each other.
     resources={{"io_manager": dg.mem_io_manager}},
+    executor=dg.in_process_executor,
 )
 """,
     "tests/test_assets.py": """\

@@ -224,6 +224,11 @@ def check_locations_match_compose(render: Render, tag: str) -> None:
     assert sorted(render.locations()) == sorted(workspace) == compose_locations
     chart_workspace = yaml.safe_load(render.named("ConfigMap", f"{RELEASE}-workspace-yaml")["data"]["workspace.yaml"])
     assert sorted(entry["grpc_server"]["location_name"] for entry in chart_workspace["load_from"]) == sorted(workspace)
+    # The webservers and the daemon read that ConfigMap, mounted: no image holds a workspace.
+    for deployment in ("daemon", "dagster-webserver", "dagster-webserver-read-only"):
+        container = render.container(f"{RELEASE}-{deployment}")
+        assert "-w /dagster-workspace/workspace.yaml" in " ".join(container["command"]), deployment
+        assert {"name": "dagster-workspace-yaml", "mountPath": "/dagster-workspace/"} in container["volumeMounts"], deployment
     for location in render.locations():
         compose = services[f"code-{location}"]
         container = render.code_server(location)

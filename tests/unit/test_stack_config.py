@@ -97,6 +97,20 @@ def test_every_code_location_has_a_server_and_a_workspace_entry():
         assert name in first_party, "ruff.toml known-first-party"
 
 
+def test_the_workspace_is_mounted_from_the_host_not_built_into_an_image():
+    """Adding a location changes the workspace: it must rebuild no image but the location's and
+    recreate only what reads the workspace (a changed hash label does that)."""
+    services = load_yaml("docker-compose.yml")["services"]
+    for name in ("webserver", "webserver-readonly", "daemon"):
+        service = services[name]
+        assert "./workspace.yaml:/opt/dagster/home/workspace.yaml:ro" in service["volumes"], name
+        assert service["labels"]["dagster-stack/workspace"] == "${WORKSPACE_HASH:-}", name
+        assert "/opt/dagster/home/workspace.yaml" in service["command"], name
+    copies = [line for line in (REPO / "deploy/images/runtime.Dockerfile").read_text().splitlines() if line.startswith("COPY")]
+    assert not [line for line in copies if "workspace" in line]
+    assert "!workspace.yaml" not in (REPO / ".dockerignore").read_text().split()
+
+
 def test_every_long_running_service_has_a_healthcheck_and_restart_policy():
     for name, service in started_services().items():
         if service.get("restart") == "no":
