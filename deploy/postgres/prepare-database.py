@@ -71,17 +71,18 @@ def prepare_warehouse_catalog(dagster_database: str) -> str:
     return f"role {user} owns the warehouse catalog database {database}; role {reader} may only read it"
 
 
-def grant_catalog_reader(database: str, owner: str) -> str:
-    """The role `make sql` reads the catalog as: SELECT on the owner's tables, now and later."""
-    reader = os.environ["WAREHOUSE_READER_USER"]
+def grant_read_only(database: str, owner: str, reader: str, password: str, *more: str) -> str:
+    """Keeps `reader` a login role that may SELECT the owner's tables, now and after later
+    migrations (default privileges), and whatever `more` grants; returns its name."""
     connection = connect(database)
     with connection, connection.cursor() as cursor:
-        ensure_login_role(cursor, reader, os.environ["WAREHOUSE_READER_PASSWORD"])
+        ensure_login_role(cursor, reader, password)
         for statement in (
             "GRANT CONNECT ON DATABASE {db} TO {reader}",
             "GRANT USAGE ON SCHEMA public TO {reader}",
             "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}",
             "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public GRANT SELECT ON TABLES TO {reader}",
+            *more,
         ):
             cursor.execute(sql.SQL(statement).format(
                 db=sql.Identifier(database), reader=sql.Identifier(reader), owner=sql.Identifier(owner)
@@ -90,8 +91,13 @@ def grant_catalog_reader(database: str, owner: str) -> str:
     return reader
 
 
+def grant_catalog_reader(database: str, owner: str) -> str:
+    """The role `make sql` reads the catalog as."""
+    return grant_read_only(database, owner, os.environ["WAREHOUSE_READER_USER"], os.environ["WAREHOUSE_READER_PASSWORD"])
+
+
 def grant_reader(database: str, owner: str) -> str:
-    """The read-only webserver's role: SELECT on Dagster's tables, now and after later migrations.
+    """The read-only webserver's role: SELECT on Dagster's tables.
 
     `dagster-webserver --read-only` still writes twice, both found in dagster 1.13's sources and
     seen refused on a live stack: its index page stores the instance's id in `instance_info` the
@@ -99,22 +105,10 @@ def grant_reader(database: str, owner: str) -> str:
     refreshes the partition-status cache in `asset_keys.cached_status_data` when it is stale (so
     the role may update that one column, which only caches what the event log says).
     """
-    reader = os.environ["DAGSTER_DB_READER_USER"]
-    connection = connect(database)
-    with connection, connection.cursor() as cursor:
-        ensure_login_role(cursor, reader, os.environ["DAGSTER_DB_READER_PASSWORD"])
-        for statement in (
-            "GRANT CONNECT ON DATABASE {db} TO {reader}",
-            "GRANT USAGE ON SCHEMA public TO {reader}",
-            "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}",
-            "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public GRANT SELECT ON TABLES TO {reader}",
-            "GRANT UPDATE (cached_status_data) ON asset_keys TO {reader}",
-        ):
-            cursor.execute(sql.SQL(statement).format(
-                db=sql.Identifier(database), reader=sql.Identifier(reader), owner=sql.Identifier(owner)
-            ))
-    connection.close()
-    return reader
+    return grant_read_only(
+        database, owner, os.environ["DAGSTER_DB_READER_USER"], os.environ["DAGSTER_DB_READER_PASSWORD"],
+        "GRANT UPDATE (cached_status_data) ON asset_keys TO {reader}",
+    )
 
 
 def store_instance_id() -> None:
