@@ -96,6 +96,10 @@ class StackDockerRunLauncher(DockerRunLauncher):
             origin.container_context, [*self.allowed_run_env_vars, *location_env_vars(location)], dev_mount(location)
         )
         served = _served_image(workspace, location)
+        if origin.container_image != served and workspace is not None:
+            # The daemon reads the workspace again only once a minute: a code server replaced since
+            # (`make reload`) is asked now, before the run is judged by a stale answer.
+            served = _served_image(workspace.reload_code_location(location), location)
         if origin.container_image != served:
             problems.append(f"image {origin.container_image!r}, where code location {location!r} serves {served!r}")
         if problems:

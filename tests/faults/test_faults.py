@@ -494,7 +494,7 @@ def test_11_the_seaweedfs_filer_survives_calls_abandoned_by_their_caller(stack):
     stack.wait_healthy("minio")
     store = stack.container("minio")
     restarts, processes = store.attrs["RestartCount"], store_processes(stack)
-    runtime_image = f"{stack.settings.get('DAGSTER_IMAGE_REPO', 'dagster-stack')}/runtime:{stack.settings['IMAGE_TAG']}"
+    runtime_image = f"{stack.image_repo}/runtime:{stack.settings['IMAGE_TAG']}"
     cpus = store.attrs["HostConfig"]["NanoCpus"] / 1e9 or os.cpu_count()  # its own limit (SERVICE_CPU_LIMIT)
     assert set_cpu_limit(store, 0.1)
     try:

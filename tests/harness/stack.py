@@ -106,6 +106,11 @@ class Stack:
         return cls(settings, env_files)
 
     @property
+    def image_repo(self) -> str:
+        """The prefix of the stack's own images (DAGSTER_IMAGE_REPO, as docker-compose.yml defaults it)."""
+        return self.settings.get("DAGSTER_IMAGE_REPO", "dagster-stack")
+
+    @property
     def image_tags(self) -> dict[str, str]:
         return {key: value for key, value in self.settings.items() if key.endswith("IMAGE_TAG")}
 

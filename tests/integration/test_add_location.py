@@ -25,7 +25,7 @@ def running_containers(stack) -> dict[str, str]:
 
 def our_images(stack) -> set[str]:
     """Every image (repository:tag) under the stack's own prefix."""
-    prefix = f"{stack.settings['DAGSTER_IMAGE_REPO']}/"
+    prefix = f"{stack.image_repo}/"
     return {tag for image in docker.from_env().images.list() for tag in image.tags if tag.startswith(prefix)}
 
 
