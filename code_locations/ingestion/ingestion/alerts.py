@@ -11,8 +11,9 @@ import time
 import dagster as dg
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 from stack_alerts import Alert, Channels
-from stack_contract import ERROR_REPORT_SUFFIX, INGESTED_ORDERS, QUARANTINE_PREFIX, WAREHOUSE_ORDERS
+from stack_contract import ERROR_REPORT_SUFFIX, QUARANTINE_PREFIX
 
+from ingestion.assets import not_in_warehouse
 from ingestion.resources import LandingZone
 from stack_s3 import iter_objects
 
@@ -117,9 +118,7 @@ def operations_alerts(context: dg.SensorEvaluationContext, landing: LandingZone)
             channels.link("/assets/ingestion/orders"),
         ))
 
-    instance = context.instance
-    waiting = set(instance.get_materialized_partitions(INGESTED_ORDERS)) - set(instance.get_materialized_partitions(WAREHOUSE_ORDERS))
-    lagging = {key: told["lagging"].get(key, [now, False]) for key in waiting}
+    lagging = {key: told["lagging"].get(key, [now, False]) for key in not_in_warehouse(context.instance)}
     overdue = sorted(key for key, (since, alerted) in lagging.items() if not alerted and now - since > WAREHOUSE_LAG_MINUTES * 60)
     if overdue:
         alerts.append(Alert(
