@@ -274,9 +274,10 @@ def image_sizes(stack: Stack) -> dict:
     return sizes
 
 
-def reload_and_dev_save(stack: Stack, location: str = "diagnostics") -> dict:
+def reload_and_dev_save(stack: Stack, samples: int, location: str = "diagnostics") -> dict:
     """Seconds from an edit to the UI showing the new definitions: with `make reload` (a new image
-    and code server), and in dev mode (`make dev`: the folder is mounted, saving reloads it)."""
+    and code server), and in dev mode (`make dev`: the folder is mounted, saving reloads it).
+    Each is sampled `samples` times: one reload is too noisy to judge on a shared machine."""
 
     def edit_until_visible(then) -> float:
         with new_asset(location) as probe:
@@ -289,35 +290,46 @@ def reload_and_dev_save(stack: Stack, location: str = "diagnostics") -> dict:
         result = make(stack, *arguments, **options)
         assert result.returncode == 0, result.stdout + result.stderr
 
-    progress("make reload: an edit until the UI shows it")
-    reload_s = edit_until_visible(lambda: make_ok("reload", f"LOCATION={location}", recompute_tag_of=location))
-    make_ok("reload", f"LOCATION={location}", recompute_tag_of=location)  # back to the bench's image
-    progress("make dev: a save until the UI shows it")
+    reloads = []
+    for sample in range(1, samples + 1):
+        progress(f"make reload {sample}/{samples}: an edit until the UI shows it")
+        reloads.append(edit_until_visible(lambda: make_ok("reload", f"LOCATION={location}", recompute_tag_of=location)))
+        make_ok("reload", f"LOCATION={location}", recompute_tag_of=location)  # back to the bench's image
+    progress(f"make dev: {samples} saves until the UI shows each")
     make_ok("dev")
     try:
-        dev_save_s = edit_until_visible(lambda: None)
+        saves = [edit_until_visible(lambda: None) for _ in range(samples)]
     finally:
         make_ok("up")
-    return {"reload_s": reload_s, "dev_save_s": dev_save_s}
+    return {"reload": summary(reloads), "dev_save": summary(saves)}
 
 
-def largest_location_image(m: dict) -> float:
-    return max(size for name, size in m["image_sizes_mb"].items() if name.split(":")[0].endswith(("ingestion", "analytics")))
+def location_image(location: str):
+    def size(m: dict) -> float:
+        return next(mb for name, mb in m["image_sizes_mb"].items() if name.split(":")[0].endswith(f"/{location}"))
+    return size
 
 
-# The project's targets (issues 10, 19): metric -> (how to read it, limit, unit, limit is in F).
-# Times are judged as multiples of F, measured in the same run, so machines compare honestly.
+def idle_cores_with_engine(m: dict) -> float:
+    """The services' cgroups plus the engine's own work for them (health probes): what the host pays."""
+    return round(m["idle_cpu"]["total_cores"] + (m["idle_cpu"]["docker_engine_cores"] or 0), 3)
+
+
+# The project's targets (issues 19 and 24; drop and launch are issue 10's figures, kept from
+# regressing): metric -> (how to read it, limit, unit, limit is in F). Times are judged as
+# multiples of F, measured in the same run, so machines compare honestly.
 TARGETS = {
     "file drop -> SUCCESS p50": (lambda m: m["drop"]["p50_s"], 3, "s", True),
     "file drop -> SUCCESS p95": (lambda m: m["drop"]["p95_s"], 4, "s", True),
-    "burst of files -> all ingested once": (lambda m: m["burst"]["wall_s"], 40, "s", True),
-    "GraphQL launch -> SUCCESS p50": (lambda m: m["launch"]["p50_s"], 1.8, "s", True),
-    "up from stopped -> all healthy": (lambda m: m["restart_up_s"], 6, "s", True),
-    "idle CPU, whole stack": (lambda m: m["idle_cpu"]["total_cores"], 0.10, "cores", False),
-    "idle memory, whole stack": (lambda m: m["idle_memory"]["total_mib"], 700, "MiB", False),
-    "largest code-location image": (largest_location_image, 400, "MB", False),
-    "make reload: edit -> new definitions in the UI": (lambda m: m["your_code"]["reload_s"], 6, "s", True),
-    "make dev: save -> new asset in the UI": (lambda m: m["your_code"]["dev_save_s"], 3, "s", True),
+    "burst of files -> all ingested once": (lambda m: m["burst"]["wall_s"], 20, "s", True),
+    "GraphQL launch -> SUCCESS p50": (lambda m: m["launch"]["p50_s"], 2.4, "s", True),
+    "up from stopped -> all healthy": (lambda m: m["restart_up_s"], 8, "s", True),
+    "idle CPU, services + Docker engine": (idle_cores_with_engine, 0.15, "cores", False),
+    "idle memory, whole stack": (lambda m: m["idle_memory"]["total_mib"], 800, "MiB", False),
+    "ingestion image": (location_image("ingestion"), 400, "MB", False),
+    "analytics image": (location_image("analytics"), 450, "MB", False),
+    "make reload: edit -> new definitions in the UI, p50": (lambda m: m["your_code"]["reload"]["p50_s"], 6, "s", True),
+    "make dev: save -> new asset in the UI, p50": (lambda m: m["your_code"]["dev_save"]["p50_s"], 3, "s", True),
 }
 
 
@@ -354,6 +366,8 @@ def markdown(report: dict) -> str:
          "{mb} MB ({rows} rows) in {run_s} s".format(**m["large_file"])
          + f" = {m['large_file']['run_s'] / floor:.1f} F, {m['large_file']['mb_per_s']} MB/s"),
         ("burst", "{files} files in {wall_s} s = {files_per_s} files/s; {runs} runs; each file materialized exactly once".format(**m["burst"])),
+        ("make reload: edit -> new definitions in the UI", timing(m["your_code"]["reload"])),
+        ("make dev: save -> new asset in the UI", timing(m["your_code"]["dev_save"])),
     ]
     details += [
         (f"storage growth per 1,000 files: {name}", f"{mib} MiB")
@@ -381,7 +395,7 @@ def main() -> int:
     parser.add_argument("--rebuild", action="store_true", help="also time a full no-cache image build")
     parser.add_argument("--out", default=str(REPO / "bench-results"))
     args = parser.parse_args()
-    launches_n, drops_n, burst_n, idle_s = (3, 3, 20, 10) if args.quick else (10, 10, 300, 60)
+    launches_n, drops_n, burst_n, idle_s, reload_n = (3, 3, 20, 10, 1) if args.quick else (10, 10, 300, 60, 5)
     large_mb = 5 if args.quick else 500
 
     stack = Stack.from_environment(BENCH_STACK)
@@ -399,7 +413,7 @@ def main() -> int:
         metrics["idle_memory"] = idle_memory(stack)
         metrics["burst"] = burst(stack, burst_n)
         metrics["image_sizes_mb"] = image_sizes(stack)
-        metrics["your_code"] = reload_and_dev_save(stack)
+        metrics["your_code"] = reload_and_dev_save(stack, reload_n)
     except Exception:
         print(stack.diagnostics(), file=sys.stderr)
         raise

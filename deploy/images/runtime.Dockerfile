@@ -26,6 +26,6 @@ RUN python -m compileall -q /opt/dagster/lib
 # new location builds only its own image (docker-compose.yml, x-workspace-reader).
 COPY dagster.yaml /opt/dagster/home/
 COPY deploy/dagster/cached-check.sh deploy/dagster/grpc-health-check.py deploy/dagster/wait-for-code-servers.py \
-  deploy/janitor/prune-run-containers.py \
+  deploy/janitor/run-janitor.py \
   deploy/docker-proxy/docker-socket-proxy.py /opt/dagster/deploy/
 WORKDIR /opt/dagster/app

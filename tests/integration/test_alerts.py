@@ -43,3 +43,20 @@ def test_a_failed_run_and_its_quarantined_file_are_told_once(stack, alert_receiv
     assert len(mentioning(webhook.texts(), "Run failed", run_id)) == 1
     assert len([text for text in mentioning(webhook.texts(), key) if not text.startswith("Run failed")]) == 1
     assert len([m for m in mail.received if run_id in m["Subject"]]) == 1
+
+
+def test_a_stopped_daemon_is_told_by_the_run_janitor_and_so_is_its_return(stack, alert_receivers):
+    """The daemon runs the alert sensors, so it cannot tell of its own outage: the janitor does."""
+    webhook, mail = alert_receivers
+    already = len(mentioning(webhook.texts(), "The Dagster daemon is"))
+    stack.compose("stop", "daemon")
+    try:
+        # Two looks 30 s apart see it stopped, then the alert goes out.
+        down = wait_until("the daemon-down alert", lambda: mentioning(webhook.texts()[already:], "daemon is down"), 120, 1)
+        assert "not running" in down[0] and f"{stack.settings['ALERT_UI_URL']}/health" in down[0], down[0]
+        assert any("daemon is down" in m["Subject"] for m in mail.received)
+    finally:
+        stack.compose("start", "daemon")
+    stack.wait_healthy("daemon")
+    wait_until("the daemon-back alert", lambda: mentioning(webhook.texts()[already:], "daemon is back"), 120, 1)
+    assert len(mentioning(webhook.texts()[already:], "daemon is down")) == 1

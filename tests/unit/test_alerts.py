@@ -1,9 +1,13 @@
-"""lib/stack_alerts delivers to a real webhook receiver and a real SMTP server started here."""
+"""lib/stack_alerts, and the run janitor's watch of the daemon, deliver to a real webhook receiver and
+a real SMTP server started here."""
+
+import importlib.util
 
 import pytest
 from stack_alerts import Alert, AlertNotDelivered, Channels
 
 from tests.harness.alert_receivers import MailReceiver, WebhookReceiver, free_port
+from tests.harness.repo import REPO
 
 
 @pytest.fixture
@@ -57,3 +61,36 @@ def test_a_channel_down_fails_the_delivery_after_the_others_got_it(mail):
     with pytest.raises(AlertNotDelivered, match="webhook"):
         chosen.deliver(Alert("Run failed", "boom"))
     assert len(mail.received) == 1
+
+
+def load_run_janitor():
+    spec = importlib.util.spec_from_file_location("run_janitor", REPO / "deploy" / "janitor" / "run-janitor.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_daemon_outage_is_told_once_when_seen_twice_and_its_end_once(webhook):
+    watch = load_run_janitor().DaemonWatch(channels(webhook))
+    stopped = 'it is not running: Docker says "Exited (137) 31 seconds ago"'
+    # Starting (unknown), serving, one glimpse of a restart: nothing to tell.
+    for problem in (None, "", stopped, ""):
+        watch.look(problem)
+    assert webhook.texts() == []
+    for problem in (stopped, stopped, None, stopped, stopped):
+        watch.look(problem)
+    [down] = webhook.texts()
+    assert down.startswith("The Dagster daemon is down") and "Exited (137)" in down and "http://ui.example/health" in down
+    watch.look("")
+    watch.look("")
+    assert len(webhook.texts()) == 2 and webhook.texts()[1].startswith("The Dagster daemon is back")
+
+
+def test_an_outage_not_delivered_is_told_at_the_next_look(webhook):
+    watch = load_run_janitor().DaemonWatch(channels(ALERT_WEBHOOK_URL=f"http://127.0.0.1:{free_port('127.0.0.1')}/x"))
+    for _ in range(3):
+        watch.look("it is unhealthy")
+    assert not watch.told
+    watch.channels = channels(webhook)
+    watch.look("it is unhealthy")
+    assert watch.told and len(webhook.texts()) == 1

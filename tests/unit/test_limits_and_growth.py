@@ -14,7 +14,7 @@ from docker.utils import parse_bytes
 from tests.harness.repo import REPO, read_env_file
 from tests.unit.test_stack_config import load_yaml, started_services
 
-_janitor_spec = importlib.util.spec_from_file_location("prune_run_containers", REPO / "deploy" / "janitor" / "prune-run-containers.py")
+_janitor_spec = importlib.util.spec_from_file_location("prune_run_containers", REPO / "deploy" / "janitor" / "run-janitor.py")
 janitor = importlib.util.module_from_spec(_janitor_spec)
 _janitor_spec.loader.exec_module(janitor)
 FINISHED_STATUSES, finished_at = janitor.FINISHED_STATUSES, janitor.finished_at
