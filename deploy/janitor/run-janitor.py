@@ -72,7 +72,10 @@ def connect_to_docker(deadline_seconds: float = 120) -> docker.DockerClient:
 def daemon_problem(client: docker.DockerClient, network: str) -> str | None:
     """What is wrong with the stack's daemon as Docker sees it, "" when it serves, None while
     that cannot be told yet (created but not started, its first health probe pending)."""
-    found = client.containers.list(all=True, filters={"label": "com.docker.compose.service=daemon", "network": network})
+    # sparse: the listing's own fields, no inspect (the socket proxy lets nobody inspect the daemon).
+    found = client.containers.list(
+        all=True, sparse=True, filters={"label": "com.docker.compose.service=daemon", "network": network}
+    )
     if not found:
         return "there is no daemon container"
     status = found[0].attrs["Status"]  # e.g. "Up 2 hours (unhealthy)", "Exited (137) 5 seconds ago"
@@ -138,7 +141,10 @@ def main() -> None:
                 return
             next_prune = time.monotonic() + prune_interval
         if watch:
-            watch.look(daemon_problem(client, network))
+            try:
+                watch.look(daemon_problem(client, network))
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+                print(f"run-janitor: could not look at the daemon: {error}", flush=True)
         HEARTBEAT.touch()
         time.sleep(watch_interval if watch else prune_interval)
 
