@@ -416,6 +416,8 @@ def main() -> int:
         metrics["your_code"] = reload_and_dev_save(stack, reload_n)
     except Exception:
         print(stack.diagnostics(), file=sys.stderr)
+        # What was measured before the failure is still worth having: a full run takes 15 minutes.
+        print("measured before the failure:", json.dumps(metrics, indent=2), file=sys.stderr)
         raise
     finally:
         stack.down()
