@@ -72,6 +72,15 @@ class ExternalServices:
         with self.postgres() as cursor:
             cursor.execute("SELECT 1")
 
+    def assert_tls_only(self) -> None:
+        """The stand-in refuses a login without TLS: whatever reaches it from the stack is encrypted."""
+        with pytest.raises(psycopg2.OperationalError, match="no encryption"):
+            psycopg2.connect(
+                host=self.settings["POSTGRES_HOST"], port=self.settings["POSTGRES_PORT"], sslmode="disable",
+                user=self.settings["POSTGRES_USER"], password=self.settings["POSTGRES_PASSWORD"],
+                dbname=self.settings["POSTGRES_DB"], connect_timeout=5,
+            ).close()
+
     def s3(self):
         return boto3.client(
             "s3", endpoint_url=self.settings["S3_ENDPOINT_URL"], region_name=self.settings["S3_REGION"],
@@ -132,6 +141,7 @@ def external() -> Iterator[ExternalServices]:
         })
         wait_until("the Postgres stand-in to accept TLS logins", lambda: answers(services.postgres_answers), 120, 1)
         wait_until("the S3 stand-in to answer", lambda: answers(lambda: services.s3().list_buckets()), 120, 1)
+        services.assert_tls_only()
         yield services
     except Exception:
         print(services.logs())

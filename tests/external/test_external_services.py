@@ -6,9 +6,7 @@ import io
 import uuid
 
 import docker
-import psycopg2
 import pyarrow.parquet as pq
-import pytest
 import requests
 
 from tests.harness.orders import orders_csv
@@ -34,16 +32,6 @@ def test_the_stack_starts_neither_its_own_postgres_nor_its_own_s3_store(stack):
     assert requests.get(stack.ui_url, headers=stack.auth_header(), timeout=30).status_code == 200
     assert stack.query(ANY_RUN)["runsOrError"]["__typename"] == "Runs"
     assert stack.query(ANY_RUN, who="viewer")["runsOrError"]["__typename"] == "Runs"
-
-
-def test_the_postgres_stand_in_admits_tls_only(external):
-    """So every connection the tests see succeed was encrypted."""
-    settings = external.settings
-    with pytest.raises(psycopg2.OperationalError, match="no encryption"):
-        psycopg2.connect(
-            host=settings["POSTGRES_HOST"], port=settings["POSTGRES_PORT"], sslmode="disable", connect_timeout=5,
-            user=settings["POSTGRES_USER"], password=settings["POSTGRES_PASSWORD"], dbname=settings["POSTGRES_DB"],
-        )
 
 
 def test_a_dropped_file_is_ingested_with_its_run_and_files_in_the_external_services(stack, external):
