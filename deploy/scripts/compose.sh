@@ -10,8 +10,6 @@ env_file="${STACK_ENV:-$repo/.env}"
 images_env="$repo/.stack/images.env"
 
 [ -f "$env_file" ] || { echo "error: $env_file is missing; 'make up' creates it" >&2; exit 1; }
-command -v docker >/dev/null || { echo "error: Docker is not installed; 'make up' installs it (Debian, as root) or see the README" >&2; exit 1; }
-[ -f "$images_env" ] || { echo "error: $images_env is missing; 'make up' creates it" >&2; exit 1; }
 
 if [ -n "${STACK_ENV_OVERRIDES:-}" ]; then
   # A test or bench stack's name, network and ports must win over anything in the environment
@@ -24,6 +22,8 @@ fi
 # Optional services and the stack's own Postgres and S3 store, as the settings say (_lib.sh);
 # settings that cannot work stop here, before anything else.
 profiles="$(stack_profiles "$env_file" "${1:-}")"
+command -v docker >/dev/null || { echo "error: Docker is not installed; 'make up' installs it (Debian, as root) or see the README" >&2; exit 1; }
+[ -f "$images_env" ] || { echo "error: $images_env is missing; 'make up' creates it" >&2; exit 1; }
 
 args=(--project-directory "$repo" -f "$repo/docker-compose.yml")
 if grep -qx 'STACK_WORLD=local' "$images_env"; then

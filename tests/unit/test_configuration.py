@@ -169,3 +169,19 @@ def test_make_up_leaves_an_external_services_credentials_for_the_user_to_set(tmp
         assert values[name] == "", name
     # What the stack makes there itself (migrate creates these roles) still gets a random one.
     assert values["DAGSTER_DB_APP_PASSWORD"]
+
+
+def test_compose_refuses_a_half_set_configuration_before_docker_runs(tmp_path):
+    """`make up` and every other door go through compose.sh: nothing is built or started."""
+    env_file, called = tmp_path / "stack.env", tmp_path / "docker-was-called"
+    env_file.write_text("S3_ENDPOINT_URL=https://s3.example.com\nS3_APP_ACCESS_KEY=app\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(f"#!/bin/sh\ntouch {called}\nexit 1\n")
+    (bin_dir / "docker").chmod(0o755)
+    result = subprocess.run(
+        [REPO / "deploy" / "scripts" / "compose.sh", "up", "-d"], capture_output=True, text=True, check=False,
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "STACK_ENV": str(env_file)},
+    )
+    assert result.returncode != 0 and "must set MINIO_ROOT_USER MINIO_ROOT_PASSWORD S3_APP_SECRET_KEY" in result.stderr
+    assert not called.exists()
