@@ -117,8 +117,9 @@ lint: $(VENV)/.installed ## ruff (ruff.toml), shellcheck on every shell script, 
 test-unit: $(VENV)/.installed ## Fast tests, no Docker: each location's own tests, definitions load, config is sound
 	$(PYTEST) tests/unit code_locations
 
-test-integration: $(VENV)/.installed docker .stack/images.env chromium ## Live-stack tests, browser tests included (KEEP_STACK=1 leaves the test stack running)
+test-integration: $(VENV)/.installed docker .stack/images.env chromium ## Live-stack tests, browser tests included, then the stack on external Postgres and S3 (KEEP_STACK=1 leaves the test stack running)
 	@deploy/scripts/with-stack.sh $(TEST_STACK) $(PYTEST) tests/integration
+	@deploy/scripts/with-stack.sh $(TEST_STACK) $(PYTEST) tests/external
 
 screenshots: $(VENV)/.installed docker .stack/images.env chromium ## Regenerate docs/screenshots/*.png with the browser tests, on the test stack
 	@deploy/scripts/with-stack.sh $(TEST_STACK) env SCREENSHOT_DIR=docs/screenshots $(PYTEST) tests/integration/test_browser.py

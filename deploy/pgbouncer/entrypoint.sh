@@ -5,6 +5,10 @@
 # so a connection costs a login, not a process. Session pooling: every Postgres feature Dagster
 # uses (LISTEN, SET) behaves as with a direct connection, and DISCARD ALL cleans up in between.
 #
+# It stays in front of an external Postgres too (POSTGRES_HOST, docs/configuration.md): there each
+# new connection also costs a TLS handshake and a network round trip or three, and managed
+# servers cap connections low; the pool keeps a few open. POSTGRES_SSLMODE is libpq's sslmode.
+#
 # It knows the application role's login and, if POOL_READER_USER is set (compose sets it), the
 # read-only webserver's reader role's; and one database, Dagster's. The owner role and the
 # warehouse catalog are reached directly. Each client gets backends logged in as its own role, so
@@ -24,7 +28,7 @@ login() { printf '"%s" "%s"\n' "$(printf '%s' "$1" | sed 's/"/""/g')" "$(printf 
 } >"$config/userlist.txt"
 cat >"$config/pgbouncer.ini" <<INI
 [databases]
-$POOL_DATABASE = host=${POSTGRES_HOST:-postgres} port=5432 dbname=$POOL_DATABASE
+$POOL_DATABASE = host=${POSTGRES_HOST:-postgres} port=${POSTGRES_PORT:-5432} dbname=$POOL_DATABASE
 
 [pgbouncer]
 listen_addr = 0.0.0.0
@@ -42,6 +46,8 @@ max_client_conn = 500
 default_pool_size = ${POOL_SIZE:-40}
 ; Backends idle this long are closed: an idle stack keeps only the few it keeps using.
 server_idle_timeout = 300
+; TLS to Postgres as libpq's sslmode says (prefer: if the server offers it).
+server_tls_sslmode = ${POSTGRES_SSLMODE:-prefer}
 ; After a failed login to Postgres (it is restarting), try again within a second, not 15.
 server_login_retry = 1
 ; Check a pooled backend (SELECT 1) before every hand-out: after a Postgres restart the pool

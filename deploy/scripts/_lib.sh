@@ -83,3 +83,81 @@ export_workspace_hash() {
   WORKSPACE_HASH="$(cat "$repo/workspace.yaml" "$repo"/code_locations/*/workspace.yaml | sha256sum | cut -c1-12)"
   export WORKSPACE_HASH
 }
+
+# The value of setting NAME for the stack of ENV_FILE: the environment's, else the file's last.
+stack_setting() {
+  local name="$1" env_file="$2"
+  if [ -n "${!name+set}" ]; then
+    printf '%s' "${!name}"
+  else
+    sed -n "s/^$name=//p" "$env_file" | tail -n 1
+  fi
+}
+
+# Prints the compose profiles the settings of ENV_FILE turn on, one a line (docs/configuration.md):
+# each optional service by its setting, the stack's own Postgres and S3 store unless .env names
+# external ones. For COMMAND `down`, all of them, so nothing that ran before stays behind (compose
+# leaves the containers of a profile that is off, and the network they hold). Settings that
+# cannot work (an external store without its keys, say) fail here, before anything starts.
+stack_profiles() {
+  local env_file="$1" command="${2:-}" readonly_ui postgres_host s3_endpoint sslmode port
+  if [ "$command" = down ]; then
+    printf '%s\n' readonly-ui internal-postgres internal-s3
+    return
+  fi
+  readonly_ui="$(stack_setting DAGSTER_READONLY_UI "$env_file")"
+  case "$readonly_ui" in
+    on) echo readonly-ui ;;
+    off | "") ;;
+    *) die "DAGSTER_READONLY_UI must be on or off, not '$readonly_ui'" ;;
+  esac
+
+  postgres_host="$(stack_setting POSTGRES_HOST "$env_file")"
+  port="$(stack_setting POSTGRES_PORT "$env_file")"
+  sslmode="$(stack_setting POSTGRES_SSLMODE "$env_file")"
+  case "$sslmode" in
+    "" | disable | allow | prefer | require) ;;
+    verify-ca | verify-full) die "POSTGRES_SSLMODE=$sslmode is not supported yet: it needs the server's CA certificate in every container; use require (encrypted, not verified; docs/configuration.md)" ;;
+    *) die "POSTGRES_SSLMODE must be one of disable, allow, prefer, require, not '$sslmode'" ;;
+  esac
+  [[ "$port" =~ ^[0-9]*$ ]] || die "POSTGRES_PORT must be a port number, not '$port'"
+  if [ -z "$postgres_host" ]; then
+    [ -z "$port" ] || [ "$port" = 5432 ] \
+      || die "POSTGRES_PORT=$port is for an external Postgres, but POSTGRES_HOST is empty (the stack's own, on 5432): set POSTGRES_HOST too, or POSTGRES_PORT=5432"
+    [ "$sslmode" != require ] \
+      || die "POSTGRES_SSLMODE=require needs a server with TLS; the stack's own Postgres (POSTGRES_HOST empty) has none: set POSTGRES_HOST, or POSTGRES_SSLMODE=prefer"
+    echo internal-postgres
+  else
+    require_settings "POSTGRES_HOST names an external Postgres ($postgres_host)" "$env_file" \
+      POSTGRES_USER POSTGRES_PASSWORD POSTGRES_DB
+  fi
+
+  s3_endpoint="$(stack_setting S3_ENDPOINT_URL "$env_file")"
+  if [ -z "$s3_endpoint" ]; then
+    echo internal-s3
+  else
+    [[ "$s3_endpoint" =~ ^https?://[^/]+/?$ ]] \
+      || die "S3_ENDPOINT_URL must be http(s)://host[:port], not '$s3_endpoint'"
+    require_settings "S3_ENDPOINT_URL names an external S3 store ($s3_endpoint)" "$env_file" \
+      MINIO_ROOT_USER MINIO_ROOT_PASSWORD S3_APP_ACCESS_KEY S3_APP_SECRET_KEY \
+      S3_UPLOAD_ACCESS_KEY S3_UPLOAD_SECRET_KEY S3_READ_ACCESS_KEY S3_READ_SECRET_KEY
+  fi
+}
+
+# Fails, naming them, unless every setting NAME... of ENV_FILE has a value. WHY starts the message.
+require_settings() {
+  local why="$1" env_file="$2" name missing=()
+  shift 2
+  for name in "$@"; do
+    [ -n "$(stack_setting "$name" "$env_file")" ] || missing+=("$name")
+  done
+  [ ${#missing[@]} -eq 0 ] \
+    || die "$why, so $env_file must set ${missing[*]} to its credentials: the stack cannot make them there (docs/configuration.md#external-postgres-and-s3)"
+}
+
+# Fails unless the stack of ENV_FILE runs its own Postgres: WHAT works in its container only.
+require_internal_postgres() {
+  local env_file="$1" what="$2" host
+  host="$(stack_setting POSTGRES_HOST "$env_file")"
+  [ -z "$host" ] || die "$what works on the stack's own Postgres; POSTGRES_HOST names an external one ($host): use its provider's backups, or pg_dump/pg_restore against it (docs/configuration.md#external-postgres-and-s3)"
+}

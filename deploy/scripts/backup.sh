@@ -4,6 +4,8 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 env_file="${STACK_ENV:-$repo/.env}"
+. "$repo/deploy/scripts/_lib.sh"
+require_internal_postgres "$env_file" "make backup"
 
 warehouse_db="$(. "$env_file"; echo "${WAREHOUSE_DB:-warehouse}")"
 mkdir -p "$repo/backups"

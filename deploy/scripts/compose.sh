@@ -9,9 +9,7 @@ repo="$(cd "$(dirname "$0")/../.." && pwd)"
 env_file="${STACK_ENV:-$repo/.env}"
 images_env="$repo/.stack/images.env"
 
-command -v docker >/dev/null || { echo "error: Docker is not installed; 'make up' installs it (Debian, as root) or see the README" >&2; exit 1; }
 [ -f "$env_file" ] || { echo "error: $env_file is missing; 'make up' creates it" >&2; exit 1; }
-[ -f "$images_env" ] || { echo "error: $images_env is missing; 'make up' creates it" >&2; exit 1; }
 
 if [ -n "${STACK_ENV_OVERRIDES:-}" ]; then
   # A test or bench stack's name, network and ports must win over anything in the environment
@@ -21,6 +19,12 @@ if [ -n "${STACK_ENV_OVERRIDES:-}" ]; then
   set +a
 fi
 
+# Optional services and the stack's own Postgres and S3 store, as the settings say (_lib.sh);
+# settings that cannot work stop here, before anything else.
+profiles="$(stack_profiles "$env_file" "${1:-}")"
+command -v docker >/dev/null || { echo "error: Docker is not installed; 'make up' installs it (Debian, as root) or see the README" >&2; exit 1; }
+[ -f "$images_env" ] || { echo "error: $images_env is missing; 'make up' creates it" >&2; exit 1; }
+
 args=(--project-directory "$repo" -f "$repo/docker-compose.yml")
 if grep -qx 'STACK_WORLD=local' "$images_env"; then
   args+=(-f "$repo/deploy/images/local/compose.yml")
@@ -29,18 +33,9 @@ if [ -n "${STACK_COMPOSE_OVERRIDE:-}" ]; then
   args+=(-f "$repo/$STACK_COMPOSE_OVERRIDE")
 fi
 args+=(--env-file "$env_file" --env-file "$images_env")
-# The read-only UI runs only with DAGSTER_READONLY_UI=on (the environment's, else the env file's):
-# its profile; the proxy reads the same setting (docker-compose.yml).
-readonly_ui="${DAGSTER_READONLY_UI-$(sed -n 's/^DAGSTER_READONLY_UI=//p' "$env_file" | tail -n 1)}"
-case "$readonly_ui" in
-  on) args+=(--profile readonly-ui) ;;
-  off | "")
-    # `down` still removes it, if it ran before it was turned off: compose leaves the containers
-    # of a profile that is off behind (and the network they hold), --remove-orphans or not.
-    if [ "${1:-}" = down ]; then args+=(--profile readonly-ui); fi
-    ;;
-  *) echo "error: DAGSTER_READONLY_UI must be on or off, not '$readonly_ui'" >&2; exit 2 ;;
-esac
+for profile in $profiles; do
+  args+=(--profile "$profile")
+done
 
 export_image_tags "$repo"
 export_workspace_hash "$repo"

@@ -10,6 +10,17 @@ random_secret() {
   head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32
 }
 
+# An external Postgres or S3 store (docs/configuration.md) comes with its own credentials: a random
+# one would open nothing there, so those stay empty for compose.sh to ask for by name.
+external_value() { sed -n "s/^$1=//p" "$target" 2>/dev/null | tail -n 1; }
+owned_elsewhere() {
+  case "$1" in
+    POSTGRES_PASSWORD) [ -n "$(external_value POSTGRES_HOST)" ] ;;
+    MINIO_ROOT_PASSWORD | S3_*_SECRET_KEY) [ -n "$(external_value S3_ENDPOINT_URL)" ] ;;
+    *) false ;;
+  esac
+}
+
 umask 077
 created=no
 if [ ! -e "$target" ]; then
@@ -25,7 +36,7 @@ while IFS= read -r line || [ -n "$line" ]; do
     if grep -q "^$key=" "$target"; then
       continue
     fi
-    if [ -z "$value" ] && [[ "$key" =~ (PASSWORD|SECRET) ]]; then
+    if [ -z "$value" ] && [[ "$key" =~ (PASSWORD|SECRET) ]] && ! owned_elsewhere "$key"; then
       value="$(random_secret)"
     fi
     echo "$key=$value" >>"$target"

@@ -9,6 +9,8 @@ dump="${1:-}"
 [ -s "$dump" ] || { echo "error: '$dump' is not a dump file" >&2; exit 2; }
 compose="$repo/deploy/scripts/compose.sh"
 env_file="${STACK_ENV:-$repo/.env}"
+. "$repo/deploy/scripts/_lib.sh"
+require_internal_postgres "$env_file" "make restore"
 warehouse_dump="$(dirname "$dump")/$(basename "$dump" | sed 's/^dagster-/warehouse-/')"
 [ "$warehouse_dump" != "$dump" ] && [ -s "$warehouse_dump" ] || warehouse_dump=""
 

@@ -5,7 +5,8 @@
 runs each container's healthcheck command itself, about once a second, until it passes. Docker
 probes only every HEALTHCHECK_INTERVAL (long: each probe costs the engine CPU, docker-compose.yml),
 so `up --wait` would take at least that long; `docker ps` shows the same verdict by then.
-A service still failing at the deadline fails the wait, with its last probe's output.
+A service still failing at the deadline fails the wait, with its last probe's output; a one-shot
+service that exited with an error fails it at once.
 """
 
 import json
@@ -23,6 +24,14 @@ PROBE_TIMEOUT_SECONDS = 20
 def running_containers() -> list[str]:
     result = subprocess.run([str(COMPOSE), "ps", "-q"], check=True, capture_output=True, text=True)
     return result.stdout.split()
+
+
+def failed_one_shots() -> list[str]:
+    """The one-shot services (migrate, create-buckets, ...) that exited with an error. Compose starts
+    what depends on them anyway where that dependency is optional (docker-compose.yml)."""
+    result = subprocess.run([str(COMPOSE), "ps", "--all", "--format", "json"], check=True, capture_output=True, text=True)
+    services = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    return [f"{s['Service']} exited {s['ExitCode']}" for s in services if s["State"] == "exited" and s["ExitCode"] != 0]
 
 
 def probe(container: str) -> tuple[str, bool, str]:
@@ -45,6 +54,9 @@ def probe(container: str) -> tuple[str, bool, str]:
 
 
 def main(timeout: float) -> int:
+    if failed := failed_one_shots():
+        print(f"{', '.join(failed)}: see `make logs SERVICE=...`", file=sys.stderr)
+        return 1
     deadline = time.monotonic() + timeout
     pending = {container: 0.0 for container in running_containers()}  # container -> when to probe next
     seen: dict[str, tuple[str, str]] = {}

@@ -268,11 +268,17 @@ class Stack:
         }[identity]
         return boto3.client(
             "s3",
-            endpoint_url=f"http://127.0.0.1:{self.settings['S3_API_PORT']}",
+            endpoint_url=self.s3_endpoint_url,
             aws_access_key_id=self.settings[keys[0]],
             aws_secret_access_key=self.settings[keys[1]],
-            region_name="us-east-1",
+            region_name=self.settings.get("S3_REGION") or "us-east-1",
         )
+
+    @property
+    def s3_endpoint_url(self) -> str:
+        """The S3 store from this host: an external one where S3_ENDPOINT_URL names it, else the
+        stack's own, published on S3_API_PORT."""
+        return self.settings.get("S3_ENDPOINT_URL") or f"http://127.0.0.1:{self.settings['S3_API_PORT']}"
 
     def objects(self, bucket_variable: str) -> list[dict]:
         """Every object (Key, ETag, Size, ...) in the bucket the setting names, e.g. LANDING_BUCKET."""
