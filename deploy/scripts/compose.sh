@@ -29,18 +29,29 @@ if [ -n "${STACK_COMPOSE_OVERRIDE:-}" ]; then
   args+=(-f "$repo/$STACK_COMPOSE_OVERRIDE")
 fi
 args+=(--env-file "$env_file" --env-file "$images_env")
-# The read-only UI runs only with DAGSTER_READONLY_UI=on (the environment's, else the env file's):
-# its profile; the proxy reads the same setting (docker-compose.yml).
-readonly_ui="${DAGSTER_READONLY_UI-$(sed -n 's/^DAGSTER_READONLY_UI=//p' "$env_file" | tail -n 1)}"
+# Optional services, each run by a setting (the environment's, else the env file's) that turns on
+# its profile; the proxy reads the same settings (docker-compose.yml): the read-only UI with
+# DAGSTER_READONLY_UI=on, the metrics exporter with DAGSTER_METRICS=on, and Prometheus beside it
+# with DAGSTER_METRICS=monitoring.
+setting() {
+  if [ -n "${!1+set}" ]; then printf '%s' "${!1}"; else sed -n "s/^$1=//p" "$env_file" | tail -n 1; fi
+}
+readonly_ui="$(setting DAGSTER_READONLY_UI)"
 case "$readonly_ui" in
   on) args+=(--profile readonly-ui) ;;
-  off | "")
-    # `down` still removes it, if it ran before it was turned off: compose leaves the containers
-    # of a profile that is off behind (and the network they hold), --remove-orphans or not.
-    if [ "${1:-}" = down ]; then args+=(--profile readonly-ui); fi
-    ;;
+  off | "") ;;
   *) echo "error: DAGSTER_READONLY_UI must be on or off, not '$readonly_ui'" >&2; exit 2 ;;
 esac
+metrics="$(setting DAGSTER_METRICS)"
+case "$metrics" in
+  on) args+=(--profile metrics) ;;
+  monitoring) args+=(--profile metrics --profile monitoring) ;;
+  off | "") ;;
+  *) echo "error: DAGSTER_METRICS must be off, on or monitoring, not '$metrics'" >&2; exit 2 ;;
+esac
+# `down` still removes them, if they ran before they were turned off: compose leaves the containers
+# of a profile that is off behind (and the network they hold), --remove-orphans or not.
+if [ "${1:-}" = down ]; then args+=(--profile readonly-ui --profile metrics --profile monitoring); fi
 
 export_image_tags "$repo"
 export_workspace_hash "$repo"
