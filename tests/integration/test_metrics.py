@@ -55,8 +55,8 @@ def scrape(stack, check: bool = True) -> dict[tuple[str, tuple], float] | None:
     }
 
 
-def value(samples: dict, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+def value(samples: dict, metric: str, **labels: str) -> float:
+    return samples.get((metric, tuple(sorted(labels.items()))), 0.0)
 
 
 def prometheus(stack, path: str, **params) -> dict:
