@@ -14,7 +14,7 @@ from tests.harness.repo import SAMPLES
 from tests.integration.test_push import free_port
 from tests.integration.test_readonly_ui import LOGINS, get
 
-# Turned on here rather than in tests/stack.env: the other tests need neither (about 150 MiB and
+# Turned on here rather than in tests/stack.env: the other tests need neither (about 120 MiB and
 # a Prometheus). The cache is shortened so a drop shows within a few seconds.
 MONITORING = {"DAGSTER_METRICS": "monitoring", "METRICS_CACHE_SECONDS": "5"}
 # Prometheus scrapes and evaluates its rules every 30 s (deploy/prometheus/prometheus.yml).

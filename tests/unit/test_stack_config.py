@@ -221,7 +221,7 @@ def test_the_readonly_ui_is_opt_in():
 
 
 def test_metrics_and_monitoring_are_opt_in():
-    """The exporter (about 150 MiB idle) and Prometheus run only with DAGSTER_METRICS=on or
+    """The exporter (about 120 MiB idle) and Prometheus run only with DAGSTER_METRICS=on or
     monitoring (their profiles, deploy/scripts/compose.sh), which the proxy is told; off by default.
     The exporter holds the read-only UI's read-only credentials, and nothing publishes a port."""
     services = started_services()
