@@ -170,7 +170,13 @@ def test_the_proxy_says_what_is_off(stack_proxy_image, setting):
 
 
 def test_the_proxy_refuses_an_unknown_metrics_setting(stack_proxy_image):
-    result = subprocess.run(
-        ["docker", "run", "--rm", *LOGINS, "-e", "DAGSTER_METRICS=yes", stack_proxy_image], capture_output=True, text=True, timeout=60
-    )
+    # Named, and removed whatever happens: a proxy that took the setting would keep running.
+    name = f"metrics-setting-check-{uuid.uuid4().hex[:8]}"
+    try:
+        result = subprocess.run(
+            ["docker", "run", "--name", name, *LOGINS, "-e", "DAGSTER_METRICS=yes", stack_proxy_image],
+            capture_output=True, text=True, timeout=60,
+        )
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
     assert result.returncode != 0 and "DAGSTER_METRICS must be off, on or monitoring, not 'yes'" in result.stderr
