@@ -255,6 +255,22 @@ def idle_memory(stack: Stack) -> dict:
     return {"per_service_mib": per_service, "total_mib": round(sum(per_service.values()), 1)}
 
 
+def idle_with_monitoring(stack: Stack, seconds: int) -> dict:
+    """Idle CPU and memory again with DAGSTER_METRICS=monitoring: the exporter, and Prometheus
+    scraping it every 30 s (docs/operations.md); then both go and the proxy forgets them."""
+    progress("idle with the monitoring profile: the metrics exporter and Prometheus scraping it")
+    monitoring = {"DAGSTER_METRICS": "monitoring"}
+    stack.deploy_script("build-images.sh", "prometheus", env=monitoring)
+    stack.compose("up", "-d", "--no-build", "--no-deps", "proxy", "metrics", "prometheus", env=monitoring)
+    try:
+        stack.deploy_script("wait-healthy.py", "300", env=monitoring, timeout=330)
+        # At least two scrapes fall in the window, however short the bench.
+        return {"idle_cpu": idle_cpu(stack, max(seconds, 60)), "idle_memory": idle_memory(stack)}
+    finally:
+        stack.compose("rm", "--stop", "--force", "metrics", "prometheus", env=monitoring)
+        stack.compose("up", "-d", "--no-build", "--no-deps", "proxy", env={"DAGSTER_METRICS": "off"})
+
+
 def to_mib(value: str) -> float:
     units = {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024, "B": 1 / 1024 / 1024}
     for unit, factor in units.items():
@@ -381,6 +397,16 @@ def markdown(report: dict) -> str:
         f"{m['idle_cpu'].get('docker_engine_cores')} cores",
     ))
     details += [(f"idle memory {name}", f"{mib} MiB") for name, mib in m["idle_memory"]["per_service_mib"].items()]
+    if "idle_monitoring" in m:
+        watched = m["idle_monitoring"]
+        details += [
+            ("idle CPU, whole stack, with DAGSTER_METRICS=monitoring", f"{watched['idle_cpu']['total_cores']} cores"),
+            ("idle memory, whole stack, with DAGSTER_METRICS=monitoring", f"{watched['idle_memory']['total_mib']} MiB"),
+        ]
+        details += [
+            (f"  of which {name}", f"{watched['idle_cpu']['per_service_cores'].get(name)} cores, {watched['idle_memory']['per_service_mib'].get(name)} MiB")
+            for name in ("metrics", "prometheus")
+        ]
     details += [(f"image {name}", f"{size} MB") for name, size in m["image_sizes_mb"].items()]
     lines = [f"# Dagster Stack benchmark ({report['mode']})", "", f"{report['date']} on {report['machine']}; F = {floor} s", ""]
     lines += ["| target | measured | goal | verdict |", "|---|---|---|---|"]
@@ -411,6 +437,7 @@ def main() -> int:
         metrics["large_file"] = large_file(stack, large_mb)
         metrics["idle_cpu"] = idle_cpu(stack, idle_s)
         metrics["idle_memory"] = idle_memory(stack)
+        metrics["idle_monitoring"] = idle_with_monitoring(stack, idle_s)
         metrics["burst"] = burst(stack, burst_n)
         metrics["image_sizes_mb"] = image_sizes(stack)
         metrics["your_code"] = reload_and_dev_save(stack, reload_n)

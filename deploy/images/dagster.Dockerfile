@@ -7,4 +7,5 @@ COPY deploy/images/ca/ /tmp/ca/
 COPY deploy/images/dagster.lock /tmp/requirements.lock
 RUN /opt/dagster/deploy/install-locked.sh /tmp/requirements.lock
 
-COPY deploy/s3/create-buckets.py deploy/s3/drop.py deploy/postgres/prepare-database.py deploy/dagster/dev-reloader.py /opt/dagster/deploy/
+COPY deploy/s3/create-buckets.py deploy/s3/drop.py deploy/postgres/prepare-database.py deploy/dagster/dev-reloader.py \
+  deploy/metrics/metrics-exporter.py /opt/dagster/deploy/

@@ -11,6 +11,10 @@
 #   DAGSTER_UI_RESOLVER    the DNS server nginx asks for them (default: /etc/resolv.conf's first)
 #   DAGSTER_READONLY_UI    on (default) or off: whether the read-only webserver runs; when off, its
 #                          port answers every request with a 404 that says how to turn it on
+#   DAGSTER_METRICS        off (default), on or monitoring: the metrics exporter's /metrics and (with
+#                          monitoring) Prometheus's /prometheus/ on the UI's port, behind its login;
+#                          what is off answers with a 404 that says how to turn it on
+#   DAGSTER_METRICS_UPSTREAM / DAGSTER_PROMETHEUS_UPSTREAM  host:port of the exporter and Prometheus
 # Passwords are hashed straight from the environment into files only nginx reads: never on a
 # command line, never in the image.
 set -euo pipefail
@@ -65,6 +69,21 @@ case "${DAGSTER_READONLY_UI:-on}" in
     >"$run/readonly-ui.conf" ;;
   *) die "DAGSTER_READONLY_UI must be on or off, not '$DAGSTER_READONLY_UI'" ;;
 esac
+write_upstream metrics "${DAGSTER_METRICS_UPSTREAM:-metrics:9464}"
+write_upstream prometheus "${DAGSTER_PROMETHEUS_UPSTREAM:-prometheus:9090}"
+# The exporter and Prometheus are optional too (DAGSTER_METRICS): their paths on the UI's port go to
+# them once logged in, or say how to turn them on.
+turn_on() {
+  printf 'return 404 "%s\\n";\n' "$1 off on this stack. To turn it on: set DAGSTER_METRICS=$2 in .env, then make up (docs/operations.md)."
+}
+case "${DAGSTER_METRICS:-off}" in
+  off) metrics_off="$(turn_on "The metrics exporter is" on)" prometheus_off="$(turn_on "Prometheus is" monitoring)" ;;
+  on) metrics_off="" prometheus_off="$(turn_on "Prometheus is" monitoring)" ;;
+  monitoring) metrics_off="" prometheus_off="" ;;
+  *) die "DAGSTER_METRICS must be off, on or monitoring, not '$DAGSTER_METRICS'" ;;
+esac
+printf '%s\n' "$metrics_off" >"$run/metrics-off.conf"
+printf '%s\n' "$prometheus_off" >"$run/prometheus-off.conf"
 resolver="${DAGSTER_UI_RESOLVER:-$(awk '$1 == "nameserver" { print $2; exit }' /etc/resolv.conf)}"
 [[ "$resolver" =~ ^[0-9.]+$ ]] || die "DAGSTER_UI_RESOLVER: '$resolver' is not an IPv4 address"
 echo "resolver $resolver valid=2s ipv6=off;" >"$run/resolver.conf"

@@ -53,7 +53,8 @@ identity() {
 
 # Who may do what (docs/security.md): the root anything; the services (S3_APP_*) read and write
 # the stack's buckets; uploaders (S3_UPLOAD_*) put files into landing; readers (S3_READ_*) read the
-# buckets in S3_READ_BUCKETS. SeaweedFS reads this file at start: a changed .env applies on restart.
+# buckets in S3_READ_BUCKETS and only list those in S3_READ_LIST_BUCKETS. SeaweedFS reads this file
+# at start: a changed .env applies on restart.
 write_identities() {
   printf '{"identities":[' >"$1"
   printf '{"name":"root","credentials":[{"accessKey":%s,"secretKey":%s}],"actions":["Admin","Read","List","Tagging","Write"]}' \
@@ -63,7 +64,7 @@ write_identities() {
   identity uploader "${S3_UPLOAD_ACCESS_KEY:-}" "${S3_UPLOAD_SECRET_KEY:-}" \
     "$(actions_on "${S3_UPLOAD_BUCKET:-}" "Write")" >>"$1"
   identity reader "${S3_READ_ACCESS_KEY:-}" "${S3_READ_SECRET_KEY:-}" \
-    "$(actions_on "${S3_READ_BUCKETS:-}" "Read List")" >>"$1"
+    "$(actions_on "${S3_READ_BUCKETS:-}" "Read List")${S3_READ_LIST_BUCKETS:+,}$(actions_on "${S3_READ_LIST_BUCKETS:-}" "List")" >>"$1"
   printf ']}\n' >>"$1"
 }
 

@@ -4,7 +4,8 @@
 # secret in .env is applied.
 #   services  S3_APP_*     read and write the stack's buckets (S3_APP_BUCKETS)
 #   uploaders S3_UPLOAD_*  put objects into S3_UPLOAD_BUCKET, except under S3_UPLOAD_RESERVED (bucket/prefix/)
-#   readers   S3_READ_*    read and list S3_READ_BUCKETS (the read-only UI, `make sql`)
+#   readers   S3_READ_*    read and list S3_READ_BUCKETS (the read-only UI, `make sql`), and only
+#                          list S3_READ_LIST_BUCKETS (the metrics exporter counts landing's files)
 # None can create or delete buckets, see other buckets, or administer the store.
 set -eu
 # "arn:aws:s3:::B<suffix>" for each bucket B of a comma-separated list, comma-separated.
@@ -70,6 +71,6 @@ grant "$S3_UPLOAD_ACCESS_KEY" "$S3_UPLOAD_SECRET_KEY" dagster-stack-upload \
   "{\"Effect\": \"Allow\", \"Action\": [\"s3:PutObject\", \"s3:AbortMultipartUpload\"], \"Resource\": [$(resources "$S3_UPLOAD_BUCKET" "/*")]}," \
   "{\"Effect\": \"Deny\", \"Action\": [\"s3:PutObject\"], \"Resource\": [$(resources "$S3_UPLOAD_RESERVED" "*")]}"
 grant "$S3_READ_ACCESS_KEY" "$S3_READ_SECRET_KEY" dagster-stack-read \
-  "{\"Effect\": \"Allow\", \"Action\": [\"s3:GetBucketLocation\", \"s3:ListBucket\"], \"Resource\": [$(resources "$S3_READ_BUCKETS" "")]}," \
+  "{\"Effect\": \"Allow\", \"Action\": [\"s3:GetBucketLocation\", \"s3:ListBucket\"], \"Resource\": [$(resources "$S3_READ_BUCKETS${S3_READ_LIST_BUCKETS:+,$S3_READ_LIST_BUCKETS}" "")]}," \
   "{\"Effect\": \"Allow\", \"Action\": [\"s3:GetObject\"], \"Resource\": [$(resources "$S3_READ_BUCKETS" "/*")]}"
-echo "s3-identity: $S3_APP_ACCESS_KEY reads and writes $S3_APP_BUCKETS; $S3_UPLOAD_ACCESS_KEY puts into $S3_UPLOAD_BUCKET; $S3_READ_ACCESS_KEY reads $S3_READ_BUCKETS"
+echo "s3-identity: $S3_APP_ACCESS_KEY reads and writes $S3_APP_BUCKETS; $S3_UPLOAD_ACCESS_KEY puts into $S3_UPLOAD_BUCKET; $S3_READ_ACCESS_KEY reads $S3_READ_BUCKETS and lists $S3_READ_LIST_BUCKETS"

@@ -100,9 +100,9 @@ stack_setting() {
 # leaves the containers of a profile that is off, and the network they hold). Settings that
 # cannot work (an external store without its keys, say) fail here, before anything starts.
 stack_profiles() {
-  local env_file="$1" command="${2:-}" readonly_ui postgres_host s3_endpoint sslmode port
+  local env_file="$1" command="${2:-}" readonly_ui metrics postgres_host s3_endpoint sslmode port
   if [ "$command" = down ]; then
-    printf '%s\n' readonly-ui internal-postgres internal-s3
+    printf '%s\n' readonly-ui metrics monitoring internal-postgres internal-s3
     return
   fi
   readonly_ui="$(stack_setting DAGSTER_READONLY_UI "$env_file")"
@@ -110,6 +110,14 @@ stack_profiles() {
     on) echo readonly-ui ;;
     off | "") ;;
     *) die "DAGSTER_READONLY_UI must be on or off, not '$readonly_ui'" ;;
+  esac
+  # The metrics exporter, and Prometheus scraping it beside (docs/operations.md#metrics).
+  metrics="$(stack_setting DAGSTER_METRICS "$env_file")"
+  case "$metrics" in
+    on) echo metrics ;;
+    monitoring) printf '%s\n' metrics monitoring ;;
+    off | "") ;;
+    *) die "DAGSTER_METRICS must be off, on or monitoring, not '$metrics'" ;;
   esac
 
   postgres_host="$(stack_setting POSTGRES_HOST "$env_file")"

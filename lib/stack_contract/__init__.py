@@ -24,6 +24,23 @@ ORDERS_TABLE_PREFIX = "ingestion/orders/"
 WAREHOUSE_ORDERS = dg.AssetKey(["warehouse", "orders"])
 
 
+def landing_area(key: str) -> str | None:
+    """Where an object of the landing bucket stands: "waiting" (dropped, not handled yet),
+    "processed" or "quarantined"; None for a quarantine report, which is no file of its own."""
+    if key.startswith(PROCESSED_PREFIX):
+        return "processed"
+    if key.startswith(QUARANTINE_PREFIX):
+        return None if key.endswith(ERROR_REPORT_SUFFIX) else "quarantined"
+    return "waiting"
+
+
+def not_in_warehouse(instance: dg.DagsterInstance, ingested: set[str] | None = None) -> set[str]:
+    """The dropped files ingested whose rows the warehouse has not loaded: its lag."""
+    if ingested is None:
+        ingested = set(instance.get_materialized_partitions(INGESTED_ORDERS))
+    return ingested - set(instance.get_materialized_partitions(WAREHOUSE_ORDERS))
+
+
 def orders_table_key(partition_key: str) -> str:
     """The Parquet object in the IO-manager bucket that holds one dropped file's orders."""
     return derived_key(ORDERS_TABLE_PREFIX, partition_key, ".parquet")
@@ -38,5 +55,7 @@ __all__ = [
     "QUARANTINE_PREFIX",
     "WAREHOUSE_ORDERS",
     "dropped_files",
+    "landing_area",
+    "not_in_warehouse",
     "orders_table_key",
 ]

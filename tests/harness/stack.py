@@ -140,8 +140,9 @@ class Stack:
             )
         return result
 
-    def compose(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-        return self.deploy_script("compose.sh", *args, check=check, timeout=timeout)
+    def compose(self, *args: str, check: bool = True, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+        """compose.sh for this stack; `env` overrides settings (e.g. DAGSTER_METRICS) for this call."""
+        return self.deploy_script("compose.sh", *args, check=check, timeout=timeout, env=env)
 
     def services(self) -> list[dict]:
         output = self.compose("ps", "--all", "--format", "json").stdout

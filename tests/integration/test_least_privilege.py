@@ -28,6 +28,9 @@ SECRETS_HELD = {
     "s3-identity": {"MINIO_ROOT_PASSWORD", *S3_LIMITED},
     "webserver": {APP_ROLE, "S3_APP_SECRET_KEY"},
     "webserver-readonly": {READER_ROLE, "S3_READ_SECRET_KEY"},
+    # The metrics exporter reads what the read-only UI reads (DAGSTER_METRICS, test_metrics.py).
+    "metrics": {READER_ROLE, "S3_READ_SECRET_KEY"},
+    "prometheus": set(),
     "daemon": {APP_ROLE, "S3_APP_SECRET_KEY", "WAREHOUSE_DB_PASSWORD"},
     "code-ingestion": {APP_ROLE, "S3_APP_SECRET_KEY"},
     "code-analytics": {APP_ROLE, "S3_APP_SECRET_KEY", "WAREHOUSE_DB_PASSWORD"},

@@ -59,13 +59,19 @@ def test_uploader_key_only_puts_files_into_landing(stack):
         assert denied(uploader.list_objects_v2, Bucket=settings[variable])
 
 
-def test_reader_key_reads_logs_and_the_warehouse_and_writes_nothing(stack):
+def test_reader_key_reads_logs_and_the_warehouse_lists_landing_and_writes_nothing(stack):
     reader, settings = stack.s3("reader"), stack.settings
     for variable in ("COMPUTE_LOG_BUCKET", "WAREHOUSE_BUCKET"):
         reader.list_objects_v2(Bucket=settings[variable])
     for variable in ("LANDING_BUCKET", "IO_MANAGER_BUCKET", "COMPUTE_LOG_BUCKET", "WAREHOUSE_BUCKET"):
         assert denied(reader.put_object, Bucket=settings[variable], Key="intruder.txt", Body=b"x")
-    assert denied(reader.list_objects_v2, Bucket=settings["LANDING_BUCKET"])
+    # The landing bucket's names, for the metrics exporter's counts, but no file in it.
+    landing, key = settings["LANDING_BUCKET"], f"processed/trust/{uuid.uuid4().hex}.csv"
+    stack.s3("root").put_object(Bucket=landing, Key=key, Body=b"a user's data")
+    assert key in [item["Key"] for item in reader.list_objects_v2(Bucket=landing, Prefix=key)["Contents"]]
+    assert denied(reader.get_object, Bucket=landing, Key=key)
+    stack.s3("root").delete_object(Bucket=landing, Key=key)
+    assert denied(reader.list_objects_v2, Bucket=settings["IO_MANAGER_BUCKET"])
     (readonly_ui,) = stack.service_containers("webserver-readonly")
     env = dict(item.split("=", 1) for item in readonly_ui.attrs["Config"]["Env"])
     assert env["AWS_ACCESS_KEY_ID"] == settings["S3_READ_ACCESS_KEY"]

@@ -218,3 +218,18 @@ def test_the_readonly_ui_is_opt_in():
     assert services["proxy"]["environment"]["DAGSTER_READONLY_UI"] == "${DAGSTER_READONLY_UI:-off}"
     assert services["proxy"]["depends_on"]["webserver-readonly"]["required"] is False
     assert read_env_file(REPO / ".env.example")["DAGSTER_READONLY_UI"] == "off"
+
+
+def test_metrics_and_monitoring_are_opt_in():
+    """The exporter (about 120 MiB idle) and Prometheus run only with DAGSTER_METRICS=on or
+    monitoring (their profiles, deploy/scripts/compose.sh), which the proxy is told; off by default.
+    The exporter holds the read-only UI's read-only credentials, and nothing publishes a port."""
+    services = started_services()
+    assert services["metrics"]["profiles"] == ["metrics", "monitoring"]
+    assert services["prometheus"]["profiles"] == ["monitoring"]
+    assert services["proxy"]["environment"]["DAGSTER_METRICS"] == "${DAGSTER_METRICS:-off}"
+    assert services["proxy"]["depends_on"]["metrics"]["required"] is False
+    assert services["proxy"]["depends_on"]["prometheus"]["required"] is False
+    readers = {key: services["webserver-readonly"]["environment"][key] for key in ("DAGSTER_POSTGRES_USER", "AWS_ACCESS_KEY_ID")}
+    assert readers == {key: services["metrics"]["environment"][key] for key in readers}
+    assert read_env_file(REPO / ".env.example")["DAGSTER_METRICS"] == "off"

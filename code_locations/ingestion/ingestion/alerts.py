@@ -11,9 +11,8 @@ import time
 import dagster as dg
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 from stack_alerts import Alert, Channels
-from stack_contract import ERROR_REPORT_SUFFIX, QUARANTINE_PREFIX
+from stack_contract import ERROR_REPORT_SUFFIX, QUARANTINE_PREFIX, not_in_warehouse
 
-from ingestion.assets import not_in_warehouse
 from ingestion.resources import LandingZone
 from stack_s3 import iter_objects
 

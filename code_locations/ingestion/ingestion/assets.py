@@ -1,7 +1,7 @@
 """Assets: the landing bucket's inventory, and one validated orders table per dropped file."""
 
 import dagster as dg
-from stack_contract import ERROR_REPORT_SUFFIX, INGESTED_ORDERS, PROCESSED_PREFIX, QUARANTINE_PREFIX, WAREHOUSE_ORDERS
+from stack_contract import INGESTED_ORDERS, landing_area, not_in_warehouse
 
 from ingestion.checks import orders_check_specs
 from ingestion.ingest import IngestConfig, find_source, ingest_files
@@ -13,13 +13,6 @@ from stack_s3 import iter_objects
 # An S3 store that stops answering mid-step gets 10 + 20 + 40 s to come back. A bad file is never
 # retried: it fails with Failure(allow_retries=False).
 S3_OUTAGE_RETRIES = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL)
-
-
-def not_in_warehouse(instance: dg.DagsterInstance, ingested: set[str] | None = None) -> set[str]:
-    """The dropped files ingested whose rows the warehouse has not loaded: its lag."""
-    if ingested is None:
-        ingested = set(instance.get_materialized_partitions(INGESTED_ORDERS))
-    return ingested - set(instance.get_materialized_partitions(WAREHOUSE_ORDERS))
 
 
 @dg.asset(
@@ -34,12 +27,9 @@ def landing_inventory(context: dg.AssetExecutionContext, landing: LandingZone) -
 
     counts = {"waiting": 0, "processed": 0, "quarantined": 0}
     for entry in iter_objects(landing.client(), landing.bucket):
-        if entry["Key"].startswith(PROCESSED_PREFIX):
-            counts["processed"] += 1
-        elif entry["Key"].startswith(QUARANTINE_PREFIX):
-            counts["quarantined"] += not entry["Key"].endswith(ERROR_REPORT_SUFFIX)
-        else:
-            counts["waiting"] += 1
+        area = landing_area(entry["Key"])
+        if area:
+            counts[area] += 1
     instance = context.instance
     ingested = set(instance.get_materialized_partitions(INGESTED_ORDERS))
     return dg.MaterializeResult(
