@@ -22,8 +22,17 @@ PROMETHEUS_WITHIN_SECONDS = 150
 
 
 def set_metrics(stack, env: dict, *services: str) -> None:
-    """Recreates the proxy (which reads DAGSTER_METRICS) and starts or keeps the services named."""
+    """Recreates the proxy (which reads DAGSTER_METRICS) and starts or keeps the services named;
+    returns once the proxy serves the UI again, so the next test finds it up."""
     stack.compose("up", "-d", "--no-build", "--no-deps", "proxy", *services, env=env)
+
+    def serves() -> bool:
+        try:
+            return stack.post_graphql("{ version }").status_code == 200
+        except OSError:  # the new proxy not listening yet
+            return False
+
+    wait_until("the proxy to serve the UI again", serves, 120, 0.5)
 
 
 @pytest.fixture(scope="module")
