@@ -84,6 +84,23 @@ def test_init_services_completed_successfully(stack):
         assert services[name]["ExitCode"] == 0, f"{name} failed:\n{stack.compose('logs', name).stdout}"
 
 
+def test_migrate_runs_dagsters_migration_only_for_a_schema_this_dagster_has_not_migrated(stack):
+    """`migrate` runs on every `make up`; Dagster's migration (a dagster import and a check of every
+    table) only when the schema lacks this dagster version's mark (deploy/postgres/prepare-database.py)."""
+    version = stack.container("webserver").exec_run(["python", "-c", "from importlib.metadata import version; print(version('dagster'))"])
+    mark = f"migrated by dagster {version.output.decode().strip()}"
+    read_mark = "SELECT obj_description('alembic_version'::regclass, 'pg_class')"
+    assert stack.psql(read_mark) == mark, "the stack's own start should have marked the schema"
+
+    stack.psql("COMMENT ON TABLE alembic_version IS 'migrated by dagster 1.0.0'")
+    older = stack.compose("run", "--rm", "--no-deps", "migrate").stdout
+    assert "Running migration" in older and f"schema {mark} (was migrated by dagster 1.0.0)" in older, older
+    assert stack.psql(read_mark) == mark
+
+    again = stack.compose("run", "--rm", "--no-deps", "migrate").stdout
+    assert "Running migration" not in again and f"schema already {mark}" in again, again
+
+
 def test_test_stack_is_isolated_from_any_user_stack(stack):
     stack.assert_isolated()
     assert stack.project != "dagster-stack" and stack.network != "dagster_stack"
