@@ -60,11 +60,11 @@ ps: ## Show the stack's services and their health (installs nothing)
 logs: ## Follow every service's logs (SERVICE=name for one; installs nothing)
 	@$(COMPOSE) logs -f --tail=200 $${SERVICE:-}
 
-backup: docker ## Dump the stack's Postgres to backups/ (consistent while running) and list what else holds state
+backup: docker ## Back up both databases and every bucket's objects into backups/<time>/, with a manifest (pauses the daemon)
 	@deploy/scripts/backup.sh
 
 restore: export RESTORE_FILE = $(value FILE)
-restore: docker ## Restore FILE=backups/<dump> into the running stack, replacing its history (asks; YES=1 skips)
+restore: docker ## Restore FILE=backups/<time> (databases and objects) into the running stack, replacing its state (asks; YES=1 skips)
 	@deploy/scripts/restore.sh "$$RESTORE_FILE"
 
 # $(call with_s3_key,ROLE) runs compose with the S3 key S3_<ROLE>_* of the stack's env file in
