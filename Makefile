@@ -23,7 +23,7 @@ $(foreach name,$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $v)
   $(eval override $(name) := $$(value $(name)))$(eval export $(name)))
 LOCKS := deploy/images/runtime.lock deploy/images/dagster.lock $(wildcard code_locations/*/requirements.lock) tests/requirements.lock
 
-.PHONY: help up dev production start base-images new-location reload down clean ps logs backup restore drop sql lint bench bench-smoke test test-unit test-integration test-faults images docker lock env-file chromium screenshots k8s-manifests push test-large-files
+.PHONY: help up dev production start base-images new-location reload down clean ps logs backup restore drop sql upgrade lint bench bench-smoke test test-unit test-integration test-faults images docker lock env-file chromium screenshots k8s-manifests push test-large-files
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -60,12 +60,17 @@ ps: ## Show the stack's services and their health (installs nothing)
 logs: ## Follow every service's logs (SERVICE=name for one; installs nothing)
 	@$(COMPOSE) logs -f --tail=200 $${SERVICE:-}
 
-backup: docker ## Dump the stack's Postgres to backups/ (consistent while running) and list what else holds state
+backup: docker ## Back up both databases and every bucket's objects into backups/<time>/, with a manifest (pauses the daemon)
 	@deploy/scripts/backup.sh
 
 restore: export RESTORE_FILE = $(value FILE)
-restore: docker ## Restore FILE=backups/<dump> into the running stack, replacing its history (asks; YES=1 skips)
+restore: docker ## Restore FILE=backups/<time> (databases and objects) into the running stack, replacing its state (asks; YES=1 skips)
 	@deploy/scripts/restore.sh "$$RESTORE_FILE"
+
+unexport DAGSTER
+upgrade: export UPGRADE_VERSION = $(value DAGSTER)
+upgrade: $(VENV)/.installed docker base-images env-file ## Move to Dagster DAGSTER=<version>: rewrite every pin, relock, rebuild; a running stack is backed up, then migrated
+	@deploy/scripts/upgrade.sh "$$UPGRADE_VERSION"
 
 # $(call with_s3_key,ROLE) runs compose with the S3 key S3_<ROLE>_* of the stack's env file in
 # its environment, from which `exec $(S3_KEY_VARIABLES)` hands it to the one command: no secret on

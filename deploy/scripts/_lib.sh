@@ -164,6 +164,15 @@ require_settings() {
 }
 
 # Fails unless the stack of ENV_FILE runs its own Postgres: WHAT works in its container only.
+# Fails unless the stack's Postgres, and its S3 store unless .env names an external one, are
+# running (COMPOSE is compose.sh); WHY says what needs them.
+require_running() {
+  local compose="$1" env_file="$2" why="$3" service
+  for service in postgres $([ -n "$(stack_setting S3_ENDPOINT_URL "$env_file")" ] || echo minio); do
+    [ -n "$("$compose" ps --status running -q "$service")" ] || die "the stack is not running: 'make up' first ($why)"
+  done
+}
+
 require_internal_postgres() {
   local env_file="$1" what="$2" host
   host="$(stack_setting POSTGRES_HOST "$env_file")"

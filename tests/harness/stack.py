@@ -140,6 +140,15 @@ class Stack:
             )
         return result
 
+    def make(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+        """`make ARGS` from the host, as a user types it, against this stack; fails if make does."""
+        result = subprocess.run(
+            ["make", "-s", "--no-print-directory", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
+            env={**os.environ, **self.env_files, **self.image_tags}, stdin=subprocess.DEVNULL, check=False,
+        )
+        assert result.returncode == 0, f"make {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+        return result
+
     def compose(self, *args: str, check: bool = True, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
         """compose.sh for this stack; `env` overrides settings (e.g. DAGSTER_METRICS) for this call."""
         return self.deploy_script("compose.sh", *args, check=check, timeout=timeout, env=env)

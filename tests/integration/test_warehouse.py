@@ -1,12 +1,10 @@
 """The warehouse on the live stack: a dropped file's rows reach `orders` and `daily_order_summary`
-with nobody clicking, `make sql` answers from the host, several runs write at once, and its
-catalog survives a backup round trip."""
+with nobody clicking, `make sql` answers from the host, and several runs write at once. (Its
+backup round trip, with the Parquet files: test_stack_state.py.)"""
 
-import re
 import subprocess
 import time
 import uuid
-from pathlib import Path
 
 from tests.harness.orders import orders_csv
 from tests.harness.polling import wait_until
@@ -140,31 +138,3 @@ def test_the_analytics_image_needs_no_network_for_its_extensions(stack):
 
 
 RUN_TIMES = "{ runsOrError(limit: 50) { ... on Runs { results { runId startTime endTime } } } }"
-
-
-def test_backup_and_restore_bring_the_warehouse_catalog_back(stack):
-    key = unique_key("kept.csv")
-    stack.drop(key, orders_csv(9, first_id=7000))
-    wait_until(f"{key} in orders", lambda: rows_of(stack, key) == 9, DROP_TO_ROWS_SECONDS, 2)
-    before = make_sql(stack, "SELECT source_key, count(*) FROM orders GROUP BY ALL ORDER BY ALL").stdout
-
-    backup = stack.deploy_script("backup.sh")
-    dumps = [Path(path) for path in re.findall(r"Wrote (\S+\.dump)", backup.stdout)]
-    try:
-        assert [path.name.split("-")[0] for path in dumps] == ["dagster", "warehouse"], backup.stdout
-        assert f"bucket {stack.settings.get('WAREHOUSE_BUCKET', 'warehouse')}" in backup.stdout
-        warehouse_db, owner = stack.settings.get("WAREHOUSE_DB", "warehouse"), stack.settings["POSTGRES_USER"]
-        stack.compose("exec", "-T", "postgres", "psql", "-U", owner, "-d", warehouse_db, "-v", "ON_ERROR_STOP=1", "-c",
-                      "DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION pg_database_owner;")
-        assert rows_of(stack, key) == 0
-
-        stack.deploy_script("restore.sh", str(dumps[0]), env={"YES": "1"})
-
-        assert make_sql(stack, "SELECT source_key, count(*) FROM orders GROUP BY ALL ORDER BY ALL").stdout == before
-        # Still the warehouse role's: a new file lands after the restore.
-        later = unique_key("after-restore.csv")
-        stack.drop(later, orders_csv(4, first_id=8000))
-        wait_until(f"{later} in orders", lambda: rows_of(stack, later) == 4, DROP_TO_ROWS_SECONDS, 2)
-    finally:
-        for path in dumps:
-            path.unlink(missing_ok=True)

@@ -65,7 +65,7 @@ def test_restore_file_runs_nothing(make, template, marker):
     name = template.format(marker=marker)
     result = make("restore", f"FILE={name}")
     assert not marker.exists(), "a command in FILE ran"
-    assert result.returncode == 2 and f"error: '{name}' is not a dump file" in result.stderr, result.stderr
+    assert result.returncode == 2 and f"error: '{name}' is not a backup" in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize("template", [*HOSTILE, "select '$x', '$1', '$$y', $(FILE)"])
