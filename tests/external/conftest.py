@@ -15,7 +15,7 @@ import docker
 import psycopg2
 import pytest
 
-from tests.harness.live import attach_diagnostics, running
+from tests.harness.live import pytest_runtest_makereport, require_prepared, running  # noqa: F401 (a hook)
 from tests.harness.polling import wait_until
 from tests.harness.repo import REPO, TEST_STACK, read_env_file, stack_files
 from tests.harness.stack import Stack
@@ -36,15 +36,7 @@ STAND_IN_LABEL = "dagster-stack/external-stand-in"
 
 
 def pytest_configure(config):
-    env_file = os.environ.get("STACK_ENV") or stack_files(TEST_STACK)["STACK_ENV"]
-    if not Path(env_file).exists():
-        raise pytest.UsageError(f"run these tests with `make test-integration` (it prepares {env_file})")
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    attach_diagnostics(outcome.get_result())
+    require_prepared(TEST_STACK, "`make test` or `make test-integration`")
 
 
 @dataclass

@@ -1,10 +1,9 @@
 import json
-from pathlib import Path
 
 import pytest
 
-from tests.harness.live import attach_diagnostics, running
-from tests.harness.repo import FAULT_STACK, REPO, stack_files
+from tests.harness.live import pytest_runtest_makereport, require_prepared, running  # noqa: F401 (a hook)
+from tests.harness.repo import FAULT_STACK, REPO
 from tests.harness.stack import Stack
 
 REPORT = REPO / "fault-results" / "report.json"
@@ -13,14 +12,7 @@ _measured: dict[str, float] = {}
 
 
 def pytest_configure(config):
-    if not Path(stack_files(FAULT_STACK)["STACK_ENV"]).exists():
-        raise pytest.UsageError("run the fault suite with `make test` or `make test-faults`")
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    attach_diagnostics(outcome.get_result())
+    require_prepared(FAULT_STACK, "`make test` or `make test-faults`")
 
 
 @pytest.fixture(scope="session")
