@@ -49,7 +49,11 @@ def s3_endpoint(tmp_path_factory) -> str:
         "s3.port.lance": 0,
     }
     data = tmp_path_factory.mktemp("weed")
-    command = [_weed(), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-admin.ui=false"]
+    # Every bucket is a collection with volumes of its own, and `weed mini` sizes volumes by the
+    # free disk (1 GiB each with 60 GiB free): a suite's hundred-odd buckets ran out of volumes and
+    # uploads failed with InternalError. Small volumes leave room for thousands of buckets.
+    command = [_weed(), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-admin.ui=false",
+               "-master.volumeSizeLimitMB=32"]
     command += [f"-{flag}={value}" for flag, value in ports.items()]
     env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
     log_path = data / "weed.log"
