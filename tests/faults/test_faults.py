@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tests.harness.burst import Burst
 from tests.harness.orders import orders_csv, write_orders_csv
 from tests.harness.polling import wait_until
-from tests.harness.repo import REPO, read_env_file
+from tests.harness.repo import REPO, runs_the_s3_stand_in
 from tests.harness.stack import Stack
 from tests.harness.warehouse import make_sql, rows_of
 
@@ -489,8 +489,7 @@ def test_11_the_seaweedfs_filer_survives_calls_abandoned_by_their_caller(stack):
     the crash the 500 MB upload met once the store's internal keepalives timed out. The store's
     CPU is throttled so that calls outlast their deadlines, as on a starved host. SeaweedFS only:
     MinIO has no filer."""
-    images = read_env_file(REPO / ".stack" / "images.env")
-    if images.get("STACK_WORLD") != "local":
+    if not runs_the_s3_stand_in():
         pytest.skip("the registry world runs MinIO, not the SeaweedFS stand-in")
     stack.wait_healthy("minio")
     store = stack.container("minio")

@@ -20,6 +20,11 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+def runs_the_s3_stand_in() -> bool:
+    """Whether stacks here run the registry-less world's SeaweedFS in place of MinIO."""
+    return read_env_file(REPO / ".stack" / "images.env").get("STACK_WORLD") == "local"
+
+
 def stack_files(stack_file: Path) -> dict[str, str]:
     """The two files deploy/scripts/compose.sh reads for a stack: its secrets and its identity."""
     return {
