@@ -20,7 +20,7 @@ from stack_markdown import markdown_table
 
 from ingestion.charts import bar_chart_png, markdown_image
 from ingestion.checks import CheckOutcome, judge
-from ingestion.parsing import IngestStats, InvalidFile, check_extension, check_text, csv_to_parquet
+from ingestion.parsing import IngestStats, InvalidFile, check_extension, check_text
 from ingestion.partitions import usable_as_partition
 from ingestion.resources import LandingZone, TableStore, VersionGone, archived_key
 from ingestion.types import ORDERS_COLUMNS, ORDERS_KEY, ORDERS_TABLE_SCHEMA
@@ -162,6 +162,8 @@ def ingest_file(
 ) -> Ingested:
     """Store the file's orders table and judge it; raises Quarantined for a file that is invalid,
     VersionGone when the version named has left (handled by an earlier attempt, or replaced)."""
+    from ingestion.conversion import csv_to_parquet  # pyarrow: loaded by runs, never by the code server
+
     key = source.partition_key
     with tempfile.TemporaryDirectory() as scratch:
         try:

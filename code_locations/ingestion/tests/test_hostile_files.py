@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ingestion.parsing import LIMITS, MAX_PROBLEM_CHARS, InvalidFile, check_text, csv_to_parquet
+from ingestion.conversion import csv_to_parquet
+from ingestion.parsing import LIMITS, MAX_PROBLEM_CHARS, InvalidFile, check_text
 from tests.harness.child import run_python
 
 HEADER = "order_id,order_date,customer_id,product,quantity,unit_price\n"
@@ -29,7 +30,8 @@ PARSE_IN_CHILD = textwrap.dedent(
     """
     import re, sys
     from pathlib import Path
-    from ingestion.parsing import InvalidFile, check_text, csv_to_parquet
+    from ingestion.conversion import csv_to_parquet
+    from ingestion.parsing import InvalidFile, check_text
 
     source = Path(sys.argv[1])
     try:

@@ -7,10 +7,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingestion.checks import schema_matches
-from ingestion.types import ORDERS_SCHEMA, OrdersTable
+from ingestion.types import OrdersTable, orders_schema
 
-WRONG_TYPE = ORDERS_SCHEMA.set(0, pa.field("order_id", pa.string()))
-MISSING_COLUMN = ORDERS_SCHEMA.remove(5)
+WRONG_TYPE = orders_schema().set(0, pa.field("order_id", pa.string()))
+MISSING_COLUMN = orders_schema().remove(5)
 
 
 def parquet_file(tmp_path, schema: pa.Schema) -> pq.ParquetFile:
@@ -19,7 +19,7 @@ def parquet_file(tmp_path, schema: pa.Schema) -> pq.ParquetFile:
     return pq.ParquetFile(path)
 
 
-@pytest.mark.parametrize("schema, passes", [(ORDERS_SCHEMA, True), (WRONG_TYPE, False), (MISSING_COLUMN, False)])
+@pytest.mark.parametrize("schema, passes", [(orders_schema(), True), (WRONG_TYPE, False), (MISSING_COLUMN, False)])
 def test_the_type_and_the_schema_check_agree(tmp_path, schema, passes):
     table = parquet_file(tmp_path, schema)
     assert dg.check_dagster_type(OrdersTable, table).success is passes
@@ -32,5 +32,5 @@ def test_the_schema_check_builds_no_dagster_instance(tmp_path, monkeypatch):
         raise AssertionError("the schema check built a Dagster instance")
 
     monkeypatch.setattr(dg.DagsterInstance, "ephemeral", staticmethod(refuse))
-    assert schema_matches(parquet_file(tmp_path, ORDERS_SCHEMA)).passed
+    assert schema_matches(parquet_file(tmp_path, orders_schema())).passed
     assert not schema_matches(parquet_file(tmp_path, WRONG_TYPE)).passed

@@ -4,8 +4,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.parsing import InvalidFile, TextCheck, check_extension, check_text, csv_to_parquet
-from ingestion.types import ORDERS_SCHEMA
+from ingestion.conversion import csv_to_parquet
+from ingestion.parsing import InvalidFile, TextCheck, check_extension, check_text
+from ingestion.types import orders_schema
 from tests.harness.repo import SAMPLES
 
 HEADER = "order_id,order_date,customer_id,product,quantity,unit_price\n"
@@ -41,7 +42,7 @@ def test_bad_samples_are_rejected_with_a_specific_message(sample, line, column, 
 def test_good_sample_becomes_typed_parquet(tmp_path):
     stats = ingest(SAMPLES / "orders-2024-05-01.csv", tmp_path, preview_rows=3)
     table = pq.read_table(tmp_path / "out.parquet")
-    assert table.schema.equals(ORDERS_SCHEMA) and table.num_rows == stats.num_rows == 40
+    assert table.schema.equals(orders_schema()) and table.num_rows == stats.num_rows == 40
     assert len(stats.preview) == 3 and sum(stats.rows_per_day.values()) == 40
 
 
