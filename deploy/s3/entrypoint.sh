@@ -96,13 +96,16 @@ admin_options="$runtime_dir/s3-admin.options"
 idle_mb="${S3_IDLE_MEMORY_MB:-320}"
 upload_buffer_mb="${S3_UPLOAD_BUFFER_MB:-$((idle_mb / 5))}"
 
-# Master, volume server and filer in one process, on 127.0.0.1 only, with `weed mini`'s single-node
-# sizing (1 GiB volumes, as many as the disk holds) and its data layout. `weed mini` itself also
-# starts an admin server of its own that binds every interface. A restarted master resumes its Raft
+# Master, volume server and filer in one process, on 127.0.0.1 only, with `weed mini`'s data layout
+# and 1 GiB volumes. `weed mini` itself also starts an admin server of its own that binds every
+# interface. Each bucket takes seven volumes; counted by the free disk (`-volume.max=0`), 3 GiB free
+# left room for one bucket and 30 GiB for four, and writes to the others failed (InternalError).
+# Volumes are sparse files, so the count is a formality; a full disk turns them read-only
+# (-volume.minFreeSpace, 1 %). A restarted master resumes its Raft
 # state and waits out an election timeout before it leads (10 s by default, 16 s to S3 measured);
 # it is the only master, so 1 s: 3-4 s to S3, as on a first start.
 GOMEMLIMIT="$((idle_mb * 40 / 100))MiB" weed server -dir="$data_dir" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-  -filer -s3=false -webdav=false -volume.port=9340 -master.volumeSizeLimitMB=1024 -volume.max=0 \
+  -filer -s3=false -webdav=false -volume.port=9340 -master.volumeSizeLimitMB=1024 -volume.max=10000 \
   -master.telemetry=false -master.electionTimeout=1s &
 GOMEMLIMIT="$((idle_mb * 40 / 100))MiB" weed s3 -ip.bind=0.0.0.0 -port=9000 -filer=127.0.0.1:8888 \
   -config="$identities" -iam=false -port.iceberg=0 -port.lance=0 \
