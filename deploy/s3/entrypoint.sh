@@ -84,33 +84,48 @@ admin_options="$runtime_dir/s3-admin.options"
   printf 'adminUser=%s\nadminPassword=%s\n' "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >"$admin_options"
 )
 
+# The container's memory limit in MiB (cgroup v2, then v1); none set counts as 1 GiB.
+memory_limit_mb() {
+  local bytes
+  bytes="$(cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || true)"
+  case "$bytes" in
+    '' | max | *[!0-9]*) echo 1024 ;;
+    *) if [ "$bytes" -ge $((1 << 50)) ]; then echo 1024; else echo $((bytes >> 20)); fi ;;
+  esac
+}
+
 # Go sizes its heap by its own garbage alone and knows nothing of the container's limit: under a
 # 500 MB upload the processes grew to the limit, the kernel then took back the pages of the weed
 # binary itself, and everything stalled for minutes (the OOM killer ended it). Each process gets a
-# soft limit (GOMEMLIMIT), and Go gives memory back only when nearing it: with limits of 40 and
-# 25 % of 2 GiB, one 500 MB upload and read left the store holding 900 MB for four minutes. With
-# these small ones it settles at about 200 MB as soon as a transfer ends, and transfers spend more
-# time collecting garbage (a 500 MB upload 6 -> 11 s). The gateway holds at most
-# S3_UPLOAD_BUFFER_MB of request bodies at once (more waits); the container's limit, not these,
-# bounds the work in flight.
-idle_mb="${S3_IDLE_MEMORY_MB:-320}"
-upload_buffer_mb="${S3_UPLOAD_BUFFER_MB:-$((idle_mb / 5))}"
+# soft limit (GOMEMLIMIT); Go gives freed memory back only as it nears it.
+# - The server keeps much live after a transfer (300 MB for minutes after a 500 MB one, and its
+#   volume indexes and filer metadata grow with the objects stored): a limit near that makes its
+#   collector run without pause (0.1 cores, idle). It gets 40 % of the container's memory, the
+#   console 10 %.
+# - The S3 gateway keeps about 15 MB live, yet held 570 MB of garbage for minutes after a 500 MB
+#   upload and read; at 128 MiB it settles at once, and a 500 MB upload takes about a third longer.
+#   It holds at most S3_UPLOAD_BUFFER_MB of request bodies at once (more waits).
+# The container's limit, not these, bounds the work in flight.
+container_mb="$(memory_limit_mb)"
+server_mb="${S3_SERVER_MEMORY_MB:-$((container_mb * 40 / 100))}"
+gateway_mb="${S3_GATEWAY_MEMORY_MB:-128}"
+upload_buffer_mb="${S3_UPLOAD_BUFFER_MB:-$((gateway_mb / 2))}"
 
 # Master, volume server and filer in one process, on 127.0.0.1 only, with `weed mini`'s data layout
 # and 1 GiB volumes. `weed mini` itself also starts an admin server of its own that binds every
 # interface. Each bucket takes seven volumes; counted by the free disk (`-volume.max=0`), 3 GiB free
 # left room for one bucket and 30 GiB for four, and writes to the others failed (InternalError).
 # Volumes are sparse files, so the count is a formality; a full disk turns them read-only
-# (-volume.minFreeSpace, 1 %). A restarted master resumes its Raft
-# state and waits out an election timeout before it leads (10 s by default, 16 s to S3 measured);
-# it is the only master, so 1 s: 3-4 s to S3, as on a first start.
-GOMEMLIMIT="$((idle_mb * 40 / 100))MiB" weed server -dir="$data_dir" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+# (-volume.minFreeSpace, 1 %). A restarted master resumes its Raft state and waits out an election
+# timeout before it leads (10 s by default, 16 s to S3 measured); it is the only master, so 1 s:
+# 3-4 s to S3, as on a first start.
+GOMEMLIMIT="${server_mb}MiB" weed server -dir="$data_dir" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
   -filer -s3=false -webdav=false -volume.port=9340 -master.volumeSizeLimitMB=1024 -volume.max=10000 \
   -master.telemetry=false -master.electionTimeout=1s &
-GOMEMLIMIT="$((idle_mb * 40 / 100))MiB" weed s3 -ip.bind=0.0.0.0 -port=9000 -filer=127.0.0.1:8888 \
+GOMEMLIMIT="${gateway_mb}MiB" weed s3 -ip.bind=0.0.0.0 -port=9000 -filer=127.0.0.1:8888 \
   -config="$identities" -iam=false -port.iceberg=0 -port.lance=0 \
   -concurrentUploadLimitMB="$upload_buffer_mb" &
-GOMEMLIMIT="$((idle_mb * 20 / 100))MiB" weed admin -port=9001 -masters=127.0.0.1:9333 \
+GOMEMLIMIT="$((container_mb * 10 / 100))MiB" weed admin -port=9001 -masters=127.0.0.1:9333 \
   -dataDir="$data_dir/.admin" -options="$admin_options" &
 
 # One process down means the store is down: stop the others and exit, so the restart policy
