@@ -110,7 +110,9 @@ def main(timeout: float) -> int:
             if time.monotonic() > deadline:
                 # What was waiting for its turn is probed now, so each failure says what it is.
                 unprobed = inspect([c for c in pending if c not in seen and c not in probing(running)])
-                for inspected, (_, output) in zip(unprobed, pool.map(probe, unprobed), strict=True):
+                for inspected, (ready, output) in zip(unprobed, pool.map(probe, unprobed), strict=True):
+                    if ready:
+                        del pending[inspected["Id"]]
                     seen[inspected["Id"]] = output
                 for container in pending:
                     print(f"{service[container]} is not healthy after {timeout:.0f} s: "
