@@ -8,4 +8,4 @@ COPY deploy/images/dagster.lock /tmp/requirements.lock
 RUN /opt/dagster/deploy/install-locked.sh /tmp/requirements.lock
 
 COPY deploy/s3/create-buckets.py deploy/s3/drop.py deploy/postgres/prepare-database.py deploy/dagster/dev-reloader.py \
-  deploy/metrics/metrics-exporter.py /opt/dagster/deploy/
+  deploy/dagster/daemon-health-check.py deploy/metrics/metrics-exporter.py /opt/dagster/deploy/

@@ -57,20 +57,30 @@ def test_every_long_running_service_is_healthy(stack):
     wait_until("docker ps to show every service healthy", all_healthy, timeout=interval + 30, interval=1)
 
 
-def test_a_restarted_service_is_probed_again_before_it_counts_as_healthy(stack):
-    """deploy/dagster/cached-check.sh trusts a recent success, but never one from before a restart: a
-    restarted webserver must not pass for healthy while it is still starting."""
-    image = stack.container("code-ingestion").image
-    container = docker.from_env().containers.run(image, ["sleep", "infinity"], init=True, detach=True)
+def test_the_daemons_probe_counts_only_heartbeats_since_its_container_started(stack):
+    """deploy/dagster/daemon-health-check.py (the daemon's healthcheck, no dagster import) passes on the
+    running daemon, fails in a container started after the daemon's last heartbeat (as a restarted
+    daemon's container is until it runs again), and passes again once the daemon is back."""
+    probe = ["python", "/opt/dagster/deploy/daemon-health-check.py"]
+    daemon = stack.container("daemon")
+    live = daemon.exec_run(probe)
+    assert live.exit_code == 0 and b"daemon live" in live.output, live.output
+
+    stack.compose("stop", "daemon")
     try:
-        assert container.exec_run(["/opt/dagster/deploy/cached-check.sh", "60", "true"]).exit_code == 0
-        assert container.exec_run(["/opt/dagster/deploy/cached-check.sh", "60", "false"]).exit_code == 0, (
-            "a success within MAX_AGE is trusted without probing")
-        container.restart(timeout=1)
-        probe = container.exec_run(["/opt/dagster/deploy/cached-check.sh", "60", "false"])
-        assert probe.exit_code != 0, "after a restart the failing probe must run, not the stamp answer"
+        environment = [variable for variable in daemon.attrs["Config"]["Env"] if variable.startswith("DAGSTER_")]
+        later = docker.from_env().containers.run(
+            daemon.image, probe, environment=environment, network=stack.network, init=True, detach=True)
+        try:
+            exit_code, output = later.wait(timeout=60)["StatusCode"], later.logs()
+        finally:
+            later.remove(force=True)
+        assert exit_code == 1, f"the probe passed on the heartbeats of a stopped daemon: {output!r}"
+        assert b"no daemon has written a heartbeat since the container started" in output, output
     finally:
-        container.remove(force=True)
+        stack.compose("start", "daemon")
+    wait_until("the restarted daemon's probe to pass", lambda: stack.container("daemon").exec_run(probe).exit_code == 0,
+               timeout=120, interval=2)
 
 
 def test_the_code_servers_probe_asks_the_grpc_health_service(stack):

@@ -592,8 +592,7 @@ def test_probes_and_one_shot_commands_are_compose_s(rendered):
         test = services[service]["healthcheck"]["test"]
         if test[0] == "CMD-SHELL":
             return ["sh", "-c", test[1].replace("$$", "$")]
-        command = test[1:]
-        return command[2:] if command[0].endswith("/cached-check.sh") else command
+        return test[1:]
 
     for location in rendered.locations():
         assert rendered.code_server(location)["readinessProbe"]["exec"]["command"] == compose_probe(f"code-{location}")
