@@ -373,9 +373,9 @@ class Stack:
         logs = self.compose("logs", "--no-color", "--tail", "300", check=False).stdout
         return f"=== docker compose ps\n{ps}\n=== docker compose logs\n{logs}"
 
-    def up(self) -> None:
+    def up(self, *options: str) -> None:
         """As `make start` does: up, then wait until every service passes its own healthcheck."""
-        result = self.compose("up", "-d", "--no-build", check=False)
+        result = self.compose("up", "-d", "--no-build", *options, check=False)
         if result.returncode == 0:
             result = self.deploy_script("wait-healthy.py", "300", check=False, timeout=330)
         if result.returncode != 0:
