@@ -17,7 +17,7 @@ import pytest
 
 from tests.harness.live import pytest_runtest_makereport, require_prepared, running  # noqa: F401 (a hook)
 from tests.harness.polling import wait_until
-from tests.harness.repo import REPO, TEST_STACK, read_env_file, stack_files
+from tests.harness.repo import REPO, TEST_STACK, read_env_file, runs_the_s3_stand_in, stack_files
 from tests.harness.stack import Stack
 
 # A self-signed certificate made as the container starts, and a pg_hba.conf that admits TLS
@@ -85,11 +85,11 @@ class ExternalServices:
 
 def stand_in_images() -> tuple[str, str]:
     """The Postgres and S3 images of the registry-less world, which a stack here already has."""
-    images = read_env_file(REPO / ".stack" / "images.env")
-    if images.get("STACK_WORLD") != "local":
+    if not runs_the_s3_stand_in():
         # MinIO's image would need the stack's identities made in it (deploy/s3/identity.sh does that
         # for the stack's own); the SeaweedFS stand-in makes them from its environment as it starts.
         pytest.skip("the S3 stand-in is the registry-less world's SeaweedFS image")
+    images = read_env_file(REPO / ".stack" / "images.env")
     return images["POSTGRES_IMAGE"], images["MINIO_IMAGE"]
 
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from tests.harness.repo import REPO, read_env_file
+from tests.harness.repo import runs_the_s3_stand_in
 
 APP_ROLE, READER_ROLE = "DAGSTER_DB_APP_PASSWORD", "DAGSTER_DB_READER_PASSWORD"
 S3_LIMITED = {"S3_APP_SECRET_KEY", "S3_UPLOAD_SECRET_KEY", "S3_READ_SECRET_KEY"}
@@ -276,8 +276,7 @@ def test_readonly_ui_shows_runs_event_logs_and_the_asset_catalog(stack):
 
 def test_every_container_holds_only_the_secrets_it_uses(stack):
     """One-shots too: the bucket creator holds no Postgres password, migrate no S3 key."""
-    local = read_env_file(REPO / ".stack" / "images.env").get("STACK_WORLD") == "local"
-    expected = SECRETS_HELD_IN_THE_LOCAL_WORLD if local else SECRETS_HELD
+    expected = SECRETS_HELD_IN_THE_LOCAL_WORLD if runs_the_s3_stand_in() else SECRETS_HELD
     secrets = {name: value for name, value in stack.settings.items() if ("PASSWORD" in name or "SECRET" in name) and value}
     containers = docker.from_env().containers.list(all=True, filters={"label": f"com.docker.compose.project={stack.project}"})
     assert {"migrate", "create-buckets", "s3-identity"} <= {c.labels["com.docker.compose.service"] for c in containers}
