@@ -463,17 +463,28 @@ def field(number, payload):
     return varint(number << 3 | 2) + varint(len(payload)) + payload
 
 create = grpc.insecure_channel("127.0.0.1:18888").unary_unary("/filer_pb.SeaweedFiler/CreateEntry")
+
+def create_entry(name, timeout):
+    entry = field(1, name.encode()) + field(4, b"")
+    create(field(1, b"/fault-suite-abandoned-calls") + field(2, entry), timeout=timeout)
+
+# Past the deadline either side may end the call first: the caller (DEADLINE_EXCEEDED) or the
+# filer, which resets the stream (CANCELLED). Any other status means the filer is gone.
+GAVE_UP = {grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
 calls = abandoned = 0
 while abandoned < int(sys.argv[1]) and calls < 20 * int(sys.argv[1]):
-    entry = field(1, f"entry-{calls}".encode()) + field(4, b"")
     try:
-        create(field(1, b"/fault-suite-abandoned-calls") + field(2, entry), timeout=0.0005 + calls % 20 * 0.0002)
+        create_entry(f"entry-{calls}", timeout=0.0005 + calls % 20 * 0.0002)
     except grpc.RpcError as error:
-        if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+        if error.code() not in GAVE_UP:
             sys.exit(f"call {calls}: {error.code()} {error.details()}")
         abandoned += 1
     calls += 1
-print(f"{calls} calls, {abandoned} abandoned by their caller")
+try:
+    create_entry("after-the-abandoned-calls", timeout=60)
+except grpc.RpcError as error:
+    sys.exit(f"after {calls} calls the filer refused one with time to spare: {error.code()} {error.details()}")
+print(f"{calls} calls, {abandoned} abandoned, then one answered")
 """
 
 
