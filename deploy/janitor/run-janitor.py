@@ -78,10 +78,11 @@ def daemon_problem(client: docker.DockerClient, network: str) -> str | None:
     )
     if not found:
         return "there is no daemon container"
-    status = found[0].attrs["Status"]  # e.g. "Up 2 hours (unhealthy)", "Exited (137) 5 seconds ago"
-    if found[0].attrs["State"] == "created" or "(health: starting)" in status:
+    daemon = found[0].attrs
+    status = daemon["Status"]  # e.g. "Up 2 hours (unhealthy)", "Exited (137) 5 seconds ago"
+    if daemon["State"] == "created" or "(health: starting)" in status:
         return None
-    if found[0].attrs["State"] != "running":
+    if daemon["State"] != "running":
         return f"it is not running: Docker says \"{status}\""
     if "(unhealthy)" in status:
         return "it is unhealthy: its heartbeat is late (its liveness check fails)"
