@@ -9,10 +9,12 @@ import hashlib
 import math
 import os
 import time
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 from botocore.exceptions import ConnectionError as S3ConnectionError
 from botocore.exceptions import HTTPClientError
+from dagster._core.storage.tags import PARENT_RUN_ID_TAG, WILL_RETRY_TAG  # run_retries' own tags
 
 from ingestion.ingest import FileVersion, IngestFiles
 from ingestion.jobs import INGESTION_TAGS, ingest_orders_job
@@ -50,6 +52,9 @@ UNFINISHED = [
     dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING,
 ]
 MAX_FILES_PER_RUN = 100
+# A failed run awaiting its retry holds its files back this long at most: the daemon that launches
+# retries runs beside the sensors, so a retry comes within seconds unless it never will.
+RETRY_PENDING_SECONDS = 600
 
 
 class LandingUnreachable(Exception):
@@ -150,9 +155,29 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) ->
     )
 
 
+def retries_pending(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    """Failed ingestion runs that Dagster will retry (run_retries) but has not yet: the daemon
+    launches a retry seconds after the failure, and meanwhile no run of the file is unfinished."""
+    failed = instance.get_runs(
+        dg.RunsFilter(
+            job_name=ingest_orders_job.name,
+            statuses=[dg.DagsterRunStatus.FAILURE],
+            tags={WILL_RETRY_TAG: "true"},
+            updated_after=datetime.now(UTC) - timedelta(seconds=RETRY_PENDING_SECONDS),
+        )
+    )
+    if not failed:
+        return []
+    retries = instance.get_runs(dg.RunsFilter(tags={PARENT_RUN_ID_TAG: [run.run_id for run in failed]}))
+    retried = {run.tags[PARENT_RUN_ID_TAG] for run in retries}
+    return [run for run in failed if run.run_id not in retried]
+
+
 def versions_in_flight(instance: dg.DagsterInstance) -> set[tuple[str, str]]:
-    """(key, ETag) of every file an ingestion run queued or going was asked to ingest, from its config."""
-    runs = instance.get_runs(dg.RunsFilter(job_name=ingest_orders_job.name, statuses=UNFINISHED))
+    """(key, ETag) of every file an ingestion run queued or going, or about to be retried, was
+    asked to ingest, from its config."""
+    unfinished = instance.get_runs(dg.RunsFilter(job_name=ingest_orders_job.name, statuses=UNFINISHED))
+    runs = [*unfinished, *retries_pending(instance)]
     named = set()
     for run in runs:
         config = run.run_config.get("ops", {}).get("ingest_dropped_files", {}).get("config", {})

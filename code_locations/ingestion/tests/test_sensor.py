@@ -254,3 +254,34 @@ def test_files_left_in_landing_by_failed_runs_are_tried_again_then_quarantined(d
 
 def keys(client, bucket):
     return sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", []))
+
+
+def test_a_file_whose_failed_run_awaits_its_retry_is_neither_tried_again_nor_quarantined(drop, s3_client, landing_bucket, monkeypatch):
+    """Dagster launches a failed run's retry seconds after the failure; a look meanwhile sees no run
+    of the file unfinished. The fault suite caught the quarantine in that gap, and the retry then
+    started on a file no longer there."""
+    drop("stuck.csv", "orders-2024-05-01.csv")
+    monkeypatch.setattr(sensors, "REDRIVE_AFTER_SECONDS", 0.0)
+    monkeypatch.setattr(sensors, "REDRIVE_MAX_ATTEMPTS", 1)
+    with dg.instance_for_test(overrides={"run_retries": {"enabled": True, "max_retries": 1}}) as instance:
+        (request,) = redrive_tick(instance).run_requests
+        redriven = dg.DagsterRun(
+            job_name="ingest_orders_job", status=dg.DagsterRunStatus.STARTED, tags=request.tags, run_config=request.run_config
+        )
+        instance.add_run(redriven)
+        instance.report_run_failed(redriven)  # its worker killed: Dagster will retry it
+        assert instance.get_run_by_id(redriven.run_id).tags.get("dagster/will_retry") == "true"
+        assert not redrive_tick(instance).run_requests
+        assert "stuck.csv" in keys(s3_client, landing_bucket), "quarantined while its retry was due"
+
+        retry = dg.DagsterRun(  # as Dagster's retry daemon makes it
+            job_name="ingest_orders_job", status=dg.DagsterRunStatus.STARTED, run_config=request.run_config,
+            parent_run_id=redriven.run_id, root_run_id=redriven.run_id,
+            tags={**request.tags, "dagster/parent_run_id": redriven.run_id, "dagster/root_run_id": redriven.run_id},
+        )
+        instance.add_run(retry)
+        assert not redrive_tick(instance).run_requests
+        instance.report_run_failed(retry)  # the last retry: nothing more is coming
+        assert instance.get_run_by_id(retry.run_id).tags.get("dagster/will_retry") == "false"
+        assert not redrive_tick(instance).run_requests
+        assert keys(s3_client, landing_bucket) == ["quarantine/stuck.csv", "quarantine/stuck.csv.error.json"]
