@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from botocore.exceptions import ConnectionError as S3ConnectionError
 from botocore.exceptions import HTTPClientError
-from dagster._core.storage.tags import PARENT_RUN_ID_TAG, WILL_RETRY_TAG  # run_retries' own tags
+from dagster._core.storage.tags import AUTO_RETRY_RUN_ID_TAG, WILL_RETRY_TAG  # run_retries' own tags
 
 from ingestion.ingest import FileVersion, IngestFiles
 from ingestion.jobs import INGESTION_TAGS, ingest_orders_job
@@ -166,11 +166,8 @@ def retries_pending(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
             updated_after=datetime.now(UTC) - timedelta(seconds=RETRY_PENDING_SECONDS),
         )
     )
-    if not failed:
-        return []
-    retries = instance.get_runs(dg.RunsFilter(tags={PARENT_RUN_ID_TAG: [run.run_id for run in failed]}))
-    retried = {run.tags[PARENT_RUN_ID_TAG] for run in retries}
-    return [run for run in failed if run.run_id not in retried]
+    # Dagster names the retry on the failed run once it has made it.
+    return [run for run in failed if AUTO_RETRY_RUN_ID_TAG not in run.tags]
 
 
 def versions_in_flight(instance: dg.DagsterInstance) -> set[tuple[str, str]]:

@@ -280,6 +280,7 @@ def test_a_file_whose_failed_run_awaits_its_retry_is_neither_tried_again_nor_qua
             tags={**request.tags, "dagster/parent_run_id": redriven.run_id, "dagster/root_run_id": redriven.run_id},
         )
         instance.add_run(retry)
+        instance.add_run_tags(redriven.run_id, {"dagster/auto_retry_run_id": retry.run_id})
         assert not redrive_tick(instance).run_requests
         instance.report_run_failed(retry)  # the last retry: nothing more is coming
         assert instance.get_run_by_id(retry.run_id).tags.get("dagster/will_retry") == "false"
