@@ -112,8 +112,8 @@ memory_limit_mb() {
 #   256 newer ones push it out. Ranged reads (boto3's download_file, DuckDB) leave the chunks
 #   past each range unread: at the filer's 4 MiB chunks it kept 100 MB more for each 200 MB file
 #   downloaded, up to 1 GiB, live. Files are cut into 1 MiB chunks (-filer.maxMB): 256 MiB at
-#   most, and transfers as fast (measured standalone). SeaweedFS 4.48 caps this itself (-readerCacheSizeMB), but 4.47
-#   and 4.48 crash on calls their callers abandoned (fault test 11).
+#   most, and transfers as fast (measured standalone). SeaweedFS 4.48 caps this itself
+#   (-readerCacheSizeMB), but 4.47 and 4.48 crash on calls their callers abandoned (fault test 11).
 # The container's limit, not these, bounds the work in flight.
 export GOGC=25
 container_mb="$(memory_limit_mb)"
