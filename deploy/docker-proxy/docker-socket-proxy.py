@@ -48,7 +48,8 @@ ALLOWED_HOST_CONFIG = {
 }
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection", "te", "trailer"}
 MAX_BODY_BYTES = 1 << 20
-# A restarted client service comes back with a new address: names are looked up again this often.
+# A refused address makes the proxy look the names up again at most this often, so a stranger
+# asking in a loop cannot make it flood the DNS.
 CLIENT_LOOKUP_SECONDS = 5.0
 
 
@@ -105,16 +106,24 @@ def create_refusal(body: bytes, image_prefixes: list[str]) -> str | None:
 
 
 class Clients:
-    """The addresses of the services allowed to ask, looked up by name at most every few seconds."""
+    """The addresses of the services allowed to ask, looked up by name whenever an address not
+    among them asks. The rate limit is per address: a global one refused a client that (re)started
+    within seconds of a lookup made without it, and so failed the runs it launched."""
 
     def __init__(self, names: list[str]):
-        self.names, self.addresses, self.looked_up = names, set(), 0.0
+        self.names, self.addresses, self.tried = names, set(), {}
         self.lock = threading.Lock()
 
     def allows(self, address: str) -> bool:
         with self.lock:
-            if address not in self.addresses and time.monotonic() - self.looked_up > CLIENT_LOOKUP_SECONDS:
-                self.addresses, self.looked_up = self.lookup(), time.monotonic()
+            if address in self.addresses:
+                return True
+            now = time.monotonic()
+            if now - self.tried.get(address, -CLIENT_LOOKUP_SECONDS) < CLIENT_LOOKUP_SECONDS:
+                return False
+            self.tried = {seen: at for seen, at in self.tried.items() if now - at < CLIENT_LOOKUP_SECONDS}
+            self.tried[address] = now
+            self.addresses = self.lookup()
             return address in self.addresses
 
     def lookup(self) -> set[str]:

@@ -249,11 +249,27 @@ def test_the_socket_proxy_lets_through_run_workers_only(stack):
     assert all("docker-socket-proxy refused" in answer for answer in answers.values()), answers
 
 
+PROXY_PING = "import docker; docker.DockerClient(base_url='tcp://docker-proxy:2375').ping()"
+
+
 def test_only_the_proxy_holds_the_docker_socket_and_only_its_clients_reach_it(stack):
     for container in stack.service_containers(*[service["Service"] for service in stack.services()]):
         binds = container.attrs["HostConfig"].get("Binds") or []
         holds = any("docker.sock" in bind for bind in binds)
         assert holds == (container.labels["com.docker.compose.service"] == "docker-proxy"), container.name
-    probe = "import docker; docker.DockerClient(base_url='tcp://docker-proxy:2375').ping()"
-    refused = stack.compose("exec", "-T", "code-ingestion", "python", "-c", probe, check=False)
+    refused = stack.compose("exec", "-T", "code-ingestion", "python", "-c", PROXY_PING, check=False)
     assert refused.returncode != 0 and "docker-socket-proxy refused" in refused.stderr, refused.stderr
+
+
+def test_a_client_started_just_after_a_stranger_was_refused_is_let_through(stack):
+    # The refusal makes the proxy look its clients up while the janitor is stopped; the janitor
+    # then asks within seconds, as a restarted daemon launching a run does.
+    janitor = stack.container("run-janitor")
+    janitor.stop()
+    try:
+        code, output = stack.container("code-ingestion").exec_run(["python", "-c", PROXY_PING])
+        assert code != 0 and b"docker-socket-proxy refused" in output, output
+    finally:
+        janitor.start()
+    code, output = stack.container("run-janitor").exec_run(["python", "-c", PROXY_PING])
+    assert code == 0, output
