@@ -111,6 +111,17 @@ def kill_while_ingesting(stack, run_id: str) -> None:
     stack.run_container(run_id).kill()
 
 
+def retry_decision(stack, run_id: str) -> str:
+    """What Dagster recorded of a failed run's retry: its tags (dagster/will_retry, the failure
+    reason) and the retry daemon's cursors, for a test that waited for a retry in vain."""
+    tags = stack.psql(f"SELECT key || '=' || value FROM run_tags WHERE run_id = '{run_id}' AND key LIKE 'dagster/%'")
+    cursors = stack.psql("SELECT key || '=' || value FROM kvs WHERE key LIKE 'EVENT_LOG_CONSUMER_CURSOR-%'")
+    failures = stack.psql(
+        "SELECT id || ' ' || run_id FROM event_logs WHERE dagster_event_type = 'PIPELINE_FAILURE' ORDER BY id DESC LIMIT 5"
+    )
+    return f"run tags:\n{tags}\nretry daemon cursors:\n{cursors}\nlatest run failures (storage id, run):\n{failures}"
+
+
 def test_2_killed_run_container_fails_by_monitoring_and_a_retry_succeeds(stack, measured):
     # Large enough that the ingestion step runs for several seconds: there is a "mid-step".
     key = f"faults/big-{int(time.time())}.csv"
@@ -122,7 +133,10 @@ def test_2_killed_run_container_fails_by_monitoring_and_a_retry_succeeds(stack, 
 
     assert stack.wait_for_run(run_id, timeout=120) == "FAILURE"
     measured["2. run container killed: run marked failed"] = time.monotonic() - killed
-    retry = wait_until("a retry run", lambda: stack.newest_run_tagged("dagster/parent_run_id", run_id), 120)
+    try:
+        retry = wait_until("a retry run", lambda: stack.newest_run_tagged("dagster/parent_run_id", run_id), 120)
+    except AssertionError as missing:
+        raise AssertionError(f"{missing}\n{retry_decision(stack, run_id)}") from None
     assert stack.wait_for_run(retry["runId"], timeout=300) == "SUCCESS"
     measured["2. run container killed: retry succeeded"] = time.monotonic() - killed
     assert [m["runId"] for m in stack.materializations(key)] == [retry["runId"]]
