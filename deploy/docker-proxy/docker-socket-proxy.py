@@ -119,9 +119,9 @@ class Clients:
             if address in self.addresses:
                 return True
             now = time.monotonic()
-            if now - self.tried.get(address, -CLIENT_LOOKUP_SECONDS) < CLIENT_LOOKUP_SECONDS:
-                return False
             self.tried = {seen: at for seen, at in self.tried.items() if now - at < CLIENT_LOOKUP_SECONDS}
+            if address in self.tried:
+                return False
             self.tried[address] = now
             self.addresses = self.lookup()
             return address in self.addresses
