@@ -319,7 +319,7 @@ def check_instance_matches_dagster_yaml(render: Render) -> None:
             actual = copy.deepcopy(actual)
             assert actual["sensor"]["purge_after_days"].pop("started") == -1
         assert actual == expected, section
-    scheme = compose["storage"]["postgres"]["postgres_db"]["scheme"]
+    scheme = compose["storage"]["custom"]["config"]["postgres_db"]["scheme"]
     for storage in ("run_storage", "event_log_storage", "schedule_storage"):
         assert k8s[storage]["config"]["postgres_db"]["scheme"] == scheme
 

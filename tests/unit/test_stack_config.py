@@ -44,7 +44,7 @@ def test_there_are_at_least_two_code_locations():
 
 def test_postgres_url_uses_psycopg2_which_the_images_ship():
     # SQLAlchemy 2.1 maps a bare postgresql:// URL to psycopg 3; the images only ship psycopg2.
-    storage = load_yaml("dagster.yaml")["storage"]["postgres"]["postgres_db"]
+    storage = load_yaml("dagster.yaml")["storage"]["custom"]["config"]["postgres_db"]
     url = get_conn_string(
         username="user", password="secret", hostname="postgres", db_name="dagster", scheme=storage["scheme"]
     )
