@@ -1,13 +1,15 @@
-"""Dagster's Postgres storage, except that a run worker keeps its connections open.
+"""Dagster's Postgres storage, except that a process holding one instance keeps its connections.
 
 dagster-postgres opens a new connection for every read and write (no pool), so that a process
-holding many instances never piles connections up. A run worker holds one instance and writes an
-event for every materialization and check, five per file: a 300-file burst opened some 3,000
-connections, each a DNS lookup, a TCP connect, a login at PgBouncer and a check and a reset of a
-backend there. In a run worker (DockerRunLauncher sets DAGSTER_RUN_JOB_NAME in its container) each
-storage keeps one connection open instead (more while threads write at once), pinged before each
-use so that one a Postgres restart broke is replaced rather than failing a write. Every other
-process uses dagster-postgres's storage as it is.
+building instances over and over (a code server, one per sensor tick) never piles connections up.
+Each is a DNS lookup at Docker's resolver, a TCP connect, a login at PgBouncer and a backend checked
+and reset there. A run worker writes an event for every materialization and check, five per file:
+a 300-file burst opened some 3,000 connections. The daemon's loops opened several a second while
+the stack idled. Those two hold one instance for their whole life: in them (DockerRunLauncher sets
+DAGSTER_RUN_JOB_NAME in a run's container, compose sets STACK_DB_KEEP_CONNECTIONS for the daemon)
+each storage keeps one connection open, and opens more only while threads use it at once; a kept
+one is pinged before use, so one that a Postgres restart broke is replaced, not a failed write.
+The webserver pools its own (Dagster's optimize_for_webserver).
 """
 
 import os
@@ -15,23 +17,23 @@ import os
 from dagster_postgres import DagsterPostgresStorage
 from dagster_postgres.utils import create_pg_engine, get_token_provider_from_config, pg_url_from_config
 
-# Connections a run worker's storage opens beyond its one kept open, while threads write at once
-# (the step, and the compute-log and run-monitoring threads); closed once returned.
-RUN_WORKER_EXTRA_CONNECTIONS = 4
+# Connections a storage may open beyond the one it keeps, while threads use it at once; closed
+# once returned. A run worker has a few threads, the daemon a dozen.
+EXTRA_CONNECTIONS = 8
 
 
-def in_run_worker() -> bool:
-    return bool(os.environ.get("DAGSTER_RUN_JOB_NAME"))
+def keeps_connections() -> bool:
+    return bool(os.environ.get("DAGSTER_RUN_JOB_NAME") or os.environ.get("STACK_DB_KEEP_CONNECTIONS"))
 
 
 class StackPostgresStorage(DagsterPostgresStorage):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if in_run_worker():
+        if keeps_connections():
             for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
                 storage._engine = create_pg_engine(
                     self.postgres_url, storage._token_provider, isolation_level="AUTOCOMMIT",
-                    pool_size=1, max_overflow=RUN_WORKER_EXTRA_CONNECTIONS, pool_pre_ping=True,
+                    pool_size=1, max_overflow=EXTRA_CONNECTIONS, pool_pre_ping=True,
                 )
 
     @classmethod

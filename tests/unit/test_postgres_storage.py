@@ -1,7 +1,8 @@
-"""The stack's Postgres storage: a run worker keeps its connections open, other processes do not.
+"""The stack's Postgres storage: run workers and the daemon keep connections open, code servers do not.
 Its connections to a real Postgres are exercised by every run of the integration and fault suites
 (fault test 3 restarts Postgres under running workers)."""
 
+import yaml
 from dagster._core.instance.config import dagster_instance_config
 from sqlalchemy.pool import NullPool, QueuePool
 from stack_postgres import StackPostgresStorage
@@ -22,9 +23,15 @@ def test_a_run_worker_keeps_a_connection_open_and_pings_it_before_use(monkeypatc
         assert engine.pool._pre_ping, "a connection a Postgres restart broke would fail a write"
 
 
+def test_the_daemon_keeps_a_connection_open_as_compose_asks():
+    daemon = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["daemon"]["environment"]
+    assert daemon["STACK_DB_KEEP_CONNECTIONS"] == "on"
+
+
 def test_other_processes_open_a_connection_per_use_as_dagster_postgres_does(monkeypatch):
-    # The daemon and code servers build instances from refs over and over: a pool each would pile up.
+    # Code servers build an instance from a ref for every sensor tick: a pool each would pile up.
     monkeypatch.delenv("DAGSTER_RUN_JOB_NAME", raising=False)
+    monkeypatch.delenv("STACK_DB_KEEP_CONNECTIONS", raising=False)
     for engine in engines(StackPostgresStorage(URL, should_autocreate_tables=False)):
         assert isinstance(engine.pool, NullPool)
 
