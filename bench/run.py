@@ -402,6 +402,12 @@ def markdown(report: dict) -> str:
         f"{m['idle_cpu'].get('docker_engine_cores')} cores",
     ))
     details += [(f"idle memory {name}", f"{mib} MiB") for name, mib in m["idle_memory"]["per_service_mib"].items()]
+    if "memory_after_large_file" in m:
+        after = m["memory_after_large_file"]
+        details.append((
+            "idle memory, whole stack, the idle time again after the large file's run",
+            f"{after['total_mib']} MiB, of which the S3 store {after['per_service_mib'].get('minio')} MiB",
+        ))
     if "idle_monitoring" in m:
         watched = m["idle_monitoring"]
         details += [
@@ -441,9 +447,13 @@ def main() -> int:
         metrics["restart_up_s"] = restart_up(stack)
         metrics["launch"] = launches(stack, launches_n)
         metrics["drop"] = drops(stack, drops_n)
-        metrics["large_file"] = large_file(stack, large_mb)
+        # Idle as issue 24's targets were set: after the launches and drops. What a 500 MB file
+        # leaves behind (the S3 store's heap and page cache) is reported apart, idle_s after it.
         metrics["idle_cpu"] = idle_cpu(stack, idle_s)
         metrics["idle_memory"] = idle_memory(stack)
+        metrics["large_file"] = large_file(stack, large_mb)
+        time.sleep(idle_s)
+        metrics["memory_after_large_file"] = idle_memory(stack)
         metrics["idle_monitoring"] = idle_with_monitoring(stack, idle_s)
         floor_samples += worker_floor_samples(stack)
         metrics["burst"] = burst(stack, burst_n)
