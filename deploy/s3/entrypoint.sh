@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Accepts MinIO's command line (`server DIR [--console-address :9001]`) and environment, and serves
-# the same ports with SeaweedFS: S3 API on 9000, admin UI (the "console") on 9001.
+# the same ports with SeaweedFS: S3 API on 9000, admin UI (the "console", if on) on 9001.
 #
 # Only those two ports listen beyond the container. The storage servers behind them (master,
 # volume, filer) answer anyone who reaches them, so they stay on 127.0.0.1; otherwise a run could
@@ -135,11 +135,15 @@ GOMEMLIMIT="${server_mb}MiB" weed server -dir="$data_dir" -ip=127.0.0.1 -ip.bind
 GOMEMLIMIT="${gateway_mb}MiB" weed s3 -ip.bind=0.0.0.0 -port=9000 -filer=127.0.0.1:8888 \
   -config="$identities" -iam=false -port.iceberg=0 -port.lance=0 \
   -concurrentUploadLimitMB="$upload_buffer_mb" &
-GOMEMLIMIT="$((container_mb * 10 / 100))MiB" weed admin -port=9001 -masters=127.0.0.1:9333 \
-  -dataDir="$data_dir/.admin" -options="$admin_options" &
+# The console is optional, as MinIO's is (MINIO_BROWSER=off, compose's default: S3_CONSOLE in .env):
+# off, its process and its 20-odd MiB are not spent, and nothing answers on 9001.
+if [ "${MINIO_BROWSER:-on}" = on ]; then
+  GOMEMLIMIT="$((container_mb * 10 / 100))MiB" weed admin -port=9001 -masters=127.0.0.1:9333 \
+    -dataDir="$data_dir/.admin" -options="$admin_options" &
+fi
 
 # One process down means the store is down: stop the others and exit, so the restart policy
-# starts all three again.
+# starts them all again.
 stopping=no
 trap 'stopping=yes; kill $(jobs -p) 2>/dev/null' TERM INT
 status=0

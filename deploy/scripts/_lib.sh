@@ -111,6 +111,11 @@ stack_profiles() {
     off | "") ;;
     *) die "DAGSTER_READONLY_UI must be on or off, not '$readonly_ui'" ;;
   esac
+  # No profile: the store's own process (MinIO's MINIO_BROWSER) reads it.
+  case "$(stack_setting S3_CONSOLE "$env_file")" in
+    on | off | "") ;;
+    *) die "S3_CONSOLE must be on or off, not '$(stack_setting S3_CONSOLE "$env_file")'" ;;
+  esac
   # The metrics exporter, and Prometheus scraping it beside (docs/operations.md#metrics).
   metrics="$(stack_setting DAGSTER_METRICS "$env_file")"
   case "$metrics" in

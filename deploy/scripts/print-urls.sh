@@ -17,6 +17,12 @@ else
   console="MinIO console"
 fi
 
+if [ "${S3_CONSOLE:-off}" = on ]; then
+  console_url="http://$host:${S3_CONSOLE_PORT:-9001}"
+else
+  console_url="off (S3_CONSOLE=on in ${STACK_ENV:-.env}, then make up)"
+fi
+
 scheme=http
 [ "${DAGSTER_UI_TLS:-off}" = on ] && scheme=https
 
@@ -26,7 +32,7 @@ Dagster Stack is up ($world).
   Dagster UI     $scheme://$host:${DAGSTER_WEBSERVER_PORT:-3000}    log in as ${DAGSTER_UI_USER:-admin}, password DAGSTER_UI_PASSWORD in ${STACK_ENV:-.env}
   Read-only UI   $scheme://$host:${DAGSTER_READONLY_PORT:-3001}    log in as ${DAGSTER_VIEWER_USER:-viewer}, password DAGSTER_VIEWER_PASSWORD in ${STACK_ENV:-.env}
   S3 API         http://$host:${S3_API_PORT:-9000}    drop files into bucket '${LANDING_BUCKET:-landing}'
-  $console  http://$host:${S3_CONSOLE_PORT:-9001}
+  $console  $console_url
   Uploads        make drop FILE=..., or any S3 client with S3_UPLOAD_ACCESS_KEY / S3_UPLOAD_SECRET_KEY
                  from ${STACK_ENV:-.env} (puts files into '${LANDING_BUCKET:-landing}', nothing more)
   $console login  MINIO_ROOT_USER / MINIO_ROOT_PASSWORD: the store's root; not for uploads

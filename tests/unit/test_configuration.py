@@ -153,6 +153,7 @@ def test_settings_choose_the_optional_and_internal_services(tmp_path, settings, 
         ("POSTGRES_HOST=db\nPOSTGRES_SSLMODE=verify-full\n", "POSTGRES_SSLMODE=verify-full is not supported yet"),
         ("POSTGRES_SSLMODE=on\n", "POSTGRES_SSLMODE must be one of disable, allow, prefer, require, not 'on'"),
         ("DAGSTER_READONLY_UI=yes\n", "DAGSTER_READONLY_UI must be on or off, not 'yes'"),
+        ("S3_CONSOLE=true\n", "S3_CONSOLE must be on or off, not 'true'"),
     ],
 )
 def test_settings_that_cannot_work_are_refused_saying_what_to_set(tmp_path, settings, message):
