@@ -3,6 +3,7 @@ managed services, started apart from its compose project from the stack's own Po
 images, on Docker's default bridge, published on that bridge's gateway address (which the stack's
 containers and this host both reach). The Postgres stand-in accepts TLS connections only."""
 
+import ipaddress
 import os
 import uuid
 from collections.abc import Iterator
@@ -94,7 +95,10 @@ def stand_in_images() -> tuple[str, str]:
 
 
 def bridge_gateway(client) -> str:
-    return client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    """The host's address on Docker's default bridge. Some engines leave the gateway out of the
+    bridge's IPAM config (Debian's 20.10 did on a fresh host); it is then the subnet's first address."""
+    config = client.networks.get("bridge").attrs["IPAM"]["Config"][0]
+    return config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
 
 
 @pytest.fixture(scope="session")
