@@ -100,7 +100,7 @@ stack_setting() {
 # leaves the containers of a profile that is off, and the network they hold). Settings that
 # cannot work (an external store without its keys, say) fail here, before anything starts.
 stack_profiles() {
-  local env_file="$1" command="${2:-}" readonly_ui metrics postgres_host s3_endpoint sslmode port
+  local env_file="$1" command="${2:-}" readonly_ui s3_console metrics postgres_host s3_endpoint sslmode port
   if [ "$command" = down ]; then
     printf '%s\n' readonly-ui metrics monitoring internal-postgres internal-s3
     return
@@ -112,9 +112,10 @@ stack_profiles() {
     *) die "DAGSTER_READONLY_UI must be on or off, not '$readonly_ui'" ;;
   esac
   # No profile: the store's own process (MinIO's MINIO_BROWSER) reads it.
-  case "$(stack_setting S3_CONSOLE "$env_file")" in
+  s3_console="$(stack_setting S3_CONSOLE "$env_file")"
+  case "$s3_console" in
     on | off | "") ;;
-    *) die "S3_CONSOLE must be on or off, not '$(stack_setting S3_CONSOLE "$env_file")'" ;;
+    *) die "S3_CONSOLE must be on or off, not '$s3_console'" ;;
   esac
   # The metrics exporter, and Prometheus scraping it beside (docs/operations.md#metrics).
   metrics="$(stack_setting DAGSTER_METRICS "$env_file")"
