@@ -25,7 +25,7 @@ RUN python -m compileall -q /opt/dagster/lib
 # The workspace is not in the image: compose mounts it into the webservers and the daemon, so a
 # new location builds only its own image (docker-compose.yml, x-workspace-reader).
 COPY dagster.yaml /opt/dagster/home/
-COPY deploy/dagster/grpc-health-check.py deploy/dagster/wait-for-code-servers.py \
+COPY deploy/dagster/grpc-health-check.py deploy/dagster/http-health-check.sh deploy/dagster/wait-for-code-servers.py \
   deploy/janitor/run-janitor.py \
   deploy/docker-proxy/docker-socket-proxy.py /opt/dagster/deploy/
 WORKDIR /opt/dagster/app

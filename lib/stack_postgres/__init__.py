@@ -1,4 +1,5 @@
-"""Dagster's Postgres storage, except that a process holding one instance keeps its connections.
+"""Dagster's Postgres storage, except that a process holding one instance keeps its connections,
+and only `migrate` looks for missing tables.
 
 dagster-postgres opens a new connection for every read and write (no pool), so that a process
 building instances over and over (a code server, one per sensor tick) never piles connections up.
@@ -10,11 +11,19 @@ DAGSTER_RUN_JOB_NAME in a run's container, compose sets STACK_DB_KEEP_CONNECTION
 each storage keeps one connection open, and opens more only while threads use it at once; a kept
 one is pinged before use, so one that a Postgres restart broke is replaced, not a failed write.
 The webserver pools its own (Dagster's optimize_for_webserver).
+
+Dagster's storages also ask Postgres for its table names whenever an instance is built (three
+queries, each on a connection of its own: every sensor tick in a code server) and the schedule
+storage again on most calls (the daemon's every sensor and automation tick). Here the schema is
+`migrate`'s to make (deploy/postgres/prepare-database.py), before any other Dagster process starts
+and whenever the dagster version changes: only it (STACK_DB_CREATES_TABLES, compose) creates
+missing tables, and elsewhere a table once seen is not looked for again; tables are never dropped.
 """
 
 import os
 
-from dagster_postgres import DagsterPostgresStorage
+from dagster._core.storage.sql import db
+from dagster_postgres import DagsterPostgresStorage, PostgresScheduleStorage
 from dagster_postgres.utils import create_pg_engine, get_token_provider_from_config, pg_url_from_config
 
 # Connections a storage may open beyond the one it keeps, while threads use it at once; closed
@@ -26,9 +35,39 @@ def keeps_connections() -> bool:
     return bool(os.environ.get("DAGSTER_RUN_JOB_NAME") or os.environ.get("STACK_DB_KEEP_CONNECTIONS"))
 
 
+def creates_tables() -> bool:
+    return os.environ.get("STACK_DB_CREATES_TABLES") == "on"
+
+
+class ScheduleStorageThatRemembersTables(PostgresScheduleStorage):
+    """Asks for the table names only until it has seen the one it is asked about."""
+
+    _tables_seen: frozenset[str] = frozenset()
+
+    def _has_table(self, conn, name: str) -> bool:
+        if name not in self._tables_seen:
+            self._tables_seen = frozenset(db.inspect(conn).get_table_names())
+        return name in self._tables_seen
+
+    def _has_instigators_table(self, conn) -> bool:
+        return self._has_table(conn, "instigators")
+
+    def _has_asset_daemon_asset_evaluations_table(self, conn) -> bool:
+        return self._has_table(conn, "asset_daemon_asset_evaluations")
+
+    def has_secondary_index_table(self) -> bool:
+        with self.connect() as conn:
+            return self._has_table(conn, "secondary_indexes")
+
+
 class StackPostgresStorage(DagsterPostgresStorage):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True, inst_data=None, token_provider=None):
+        should_autocreate_tables = should_autocreate_tables and creates_tables()
+        super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
+        # Built without a query when it creates no tables: replacing Dagster's costs nothing.
+        self._schedule_storage = ScheduleStorageThatRemembersTables(
+            postgres_url, should_autocreate_tables=False, token_provider=token_provider
+        )
         if keeps_connections():
             for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
                 storage._engine = create_pg_engine(

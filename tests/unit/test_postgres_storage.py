@@ -1,7 +1,10 @@
-"""The stack's Postgres storage: run workers and the daemon keep connections open, code servers do not.
+"""The stack's Postgres storage: run workers and the daemon keep connections open, code servers do
+not; only `migrate` creates tables, and the schedule storage stops looking for a table it has seen.
 Its connections to a real Postgres are exercised by every run of the integration and fault suites
 (fault test 3 restarts Postgres under running workers)."""
 
+import sqlalchemy
+import stack_postgres
 import yaml
 from dagster._core.instance.config import dagster_instance_config
 from sqlalchemy.pool import NullPool, QueuePool
@@ -43,3 +46,29 @@ def test_dagster_yaml_names_this_storage(monkeypatch, tmp_path):
     config, _ = dagster_instance_config(str(tmp_path))
     storage = config["storage"]["custom"]
     assert (storage["module"], storage["class"]) == ("stack_postgres", "StackPostgresStorage")
+
+
+def test_only_migrate_creates_tables_so_building_an_instance_asks_postgres_nothing(monkeypatch):
+    # Nothing listens on port 1: a storage that looked for its tables would fail here, after retries.
+    monkeypatch.delenv("STACK_DB_CREATES_TABLES", raising=False)
+    storage = StackPostgresStorage("postgresql+psycopg2://user:secret@127.0.0.1:1/dagster")
+    assert not storage.should_autocreate_tables
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    creators = [name for name, service in compose.items()
+                if (service.get("environment") or {}).get("STACK_DB_CREATES_TABLES") == "on"]
+    assert creators == ["migrate"]
+
+
+def test_the_schedule_storage_looks_for_a_table_until_it_has_seen_it(monkeypatch):
+    inspected = []
+    real_inspect = stack_postgres.db.inspect
+    monkeypatch.setattr(stack_postgres.db, "inspect", lambda conn: inspected.append(conn) or real_inspect(conn))
+    storage = StackPostgresStorage(URL, should_autocreate_tables=False).schedule_storage
+    with sqlalchemy.create_engine("sqlite://").connect() as conn:
+        assert not storage._has_instigators_table(conn) and not storage._has_instigators_table(conn)
+        assert len(inspected) == 2, "a missing table is looked for every time, as Dagster does"
+        conn.execute(sqlalchemy.text("CREATE TABLE instigators (id INTEGER)"))
+        conn.execute(sqlalchemy.text("CREATE TABLE asset_daemon_asset_evaluations (id INTEGER)"))
+        assert all(storage._has_instigators_table(conn) for _ in range(3))
+        assert storage._has_asset_daemon_asset_evaluations_table(conn)
+        assert len(inspected) == 3
