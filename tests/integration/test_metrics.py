@@ -119,7 +119,8 @@ def test_metrics_show_runs_quarantined_files_and_a_live_daemon(monitoring):
     assert {"SENSOR", "SCHEDULER", "QUEUED_RUN_COORDINATOR"} <= heartbeats.keys(), heartbeats
     assert all(0 <= age < 120 for age in heartbeats.values()), heartbeats
     tick_age = value(now, "dagster_tick_age_seconds", kind="sensor", name="landing_sensor", location="ingestion")
-    assert 0 < tick_age < 60, tick_age
+    # A tick that began as the exporter read the time is 0 s old (the exporter clamps it there).
+    assert 0 <= tick_age < 60, tick_age
     assert value(now, "dagster_tick_failing", kind="sensor", name="landing_sensor", location="ingestion") == 0
     assert ("dagster_run_queue_depth", ()) in now and ("dagster_warehouse_lag_files", ()) in now
 
