@@ -13,7 +13,7 @@ go on meanwhile; `make up` waits for those one-shots too (deploy/scripts/wait-he
 
 COMMAND's own imports (dagster's: 1 to 2 s of CPU) are not worth waiting for: a Python console
 script (dagster-webserver, dagster-daemon) is imported while the code servers start, then run in
-this process.
+this process, which watches its code servers over kept gRPC channels (lib/stack_grpc).
 """
 
 import importlib.util
@@ -117,6 +117,9 @@ def main(command: list[str]) -> None:
         if checks:
             time.sleep(POLL_SECONDS)
     if entry_point := preload.result():
+        from stack_grpc import keep_watch_channels_open  # beside dagster, which the script imported
+
+        keep_watch_channels_open()
         sys.argv = command
         sys.exit(entry_point())
     os.execvp(command[0], command)
