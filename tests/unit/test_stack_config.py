@@ -119,6 +119,19 @@ def test_every_long_running_service_has_a_healthcheck_and_restart_policy():
         assert service.get("restart") == "unless-stopped", f"{name} has no restart policy"
 
 
+def test_a_hung_service_shows_unhealthy_within_a_minute():
+    # Docker's verdict comes after `retries` failed probes, an interval apart, each up to the timeout.
+    interval = read_env_file(REPO / ".env.example")["HEALTHCHECK_INTERVAL"]
+    for name, service in started_services().items():
+        if check := service.get("healthcheck"):
+            assert check["interval"] == f"${{HEALTHCHECK_INTERVAL:-{interval}}}", name
+            assert check["retries"] * (seconds(interval) + seconds(check["timeout"])) <= 60, name
+
+
+def seconds(duration: str) -> int:
+    return int(duration.removesuffix("s"))
+
+
 def test_healthchecks_need_no_engine_newer_than_20_10():
     services = load_yaml("docker-compose.yml")["services"]
     for name, service in services.items():
