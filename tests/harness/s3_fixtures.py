@@ -1,6 +1,7 @@
 """Fixtures: a real S3-compatible server (SeaweedFS `weed mini`) and the environment the code reads.
 Imported by the conftest.py of each test folder that needs them."""
 
+import functools
 import itertools
 import os
 import shutil
@@ -36,42 +37,63 @@ def _weed() -> str:
     return weed
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint(tmp_path_factory) -> str:
-    port = free_port()
-    ports = {
-        "s3.port": port,
-        **{name: free_port() for name in (
-            "s3.port.grpc", "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
-            "filer.port", "filer.port.grpc", "webdav.port", "admin.port", "admin.port.grpc",
-        )},
-        "s3.port.iceberg": 0,
-        "s3.port.lance": 0,
-    }
-    data = tmp_path_factory.mktemp("weed")
+WEED_PORT_FLAGS = (
+    "s3.port", "s3.port.grpc", "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
+    "filer.port", "filer.port.grpc", "webdav.port", "admin.port", "admin.port.grpc",
+)
+
+
+def distinct_free_ports(count: int) -> list[int]:
+    probes = [socket.socket() for _ in range(count)]  # held open together: no port comes twice
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+def healthy_or_exited(server: subprocess.Popen, endpoint: str) -> bool:
+    if server.poll() is not None:
+        return True
+    try:
+        with urllib.request.urlopen(f"{endpoint}/healthz", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def start_weed(data: Path) -> tuple[subprocess.Popen, str]:
+    """`weed mini` on free ports; tried again on new ports if one was taken meanwhile (its own
+    components connect out from the same port range before the last of them listens)."""
     # Every bucket is a collection with volumes of its own, and `weed mini` sizes volumes by the
     # free disk (1 GiB each with 60 GiB free): a suite's hundred-odd buckets ran out of volumes and
     # uploads failed with InternalError. Small volumes leave room for thousands of buckets.
-    command = [_weed(), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-admin.ui=false",
-               "-master.volumeSizeLimitMB=32"]
-    command += [f"-{flag}={value}" for flag, value in ports.items()]
+    command = [_weed(), "mini", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-admin.ui=false",
+               "-master.volumeSizeLimitMB=32", "-s3.port.iceberg=0", "-s3.port.lance=0"]
     env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
-    log_path = data / "weed.log"
-    log = log_path.open("wb")
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=data)
-    endpoint = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        if server.poll() is not None:
+    for attempt in range(1, 4):
+        folder, ports = data / f"attempt-{attempt}", dict(zip(WEED_PORT_FLAGS, distinct_free_ports(len(WEED_PORT_FLAGS)), strict=True))
+        folder.mkdir()
+        log_path = folder / "weed.log"
+        with log_path.open("wb") as log:
+            server = subprocess.Popen(command + [f"-dir={folder}"] + [f"-{flag}={value}" for flag, value in ports.items()],
+                                      stdout=log, stderr=subprocess.STDOUT, env=env, cwd=folder)
+        endpoint = f"http://127.0.0.1:{ports['s3.port']}"
+        wait_until(f"weed mini to be healthy (see {log_path})", functools.partial(healthy_or_exited, server, endpoint),
+                   timeout=60, interval=0.2)
+        if server.poll() is None:
+            return server, endpoint
+        if "address already in use" not in log_path.read_text() or attempt == 3:
             pytest.fail(f"weed mini exited with {server.returncode}; see {log_path}")
-        try:
-            with urllib.request.urlopen(f"{endpoint}/healthz", timeout=1) as response:
-                return response.status == 200
-        except OSError:
-            return False
 
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory) -> str:
+    data = tmp_path_factory.mktemp("weed")
+    server, endpoint = start_weed(data)
     try:
-        wait_until(f"weed mini to be healthy (see {log_path})", healthy, timeout=60, interval=0.2)
         yield endpoint
     finally:
         server.terminate()
@@ -79,7 +101,6 @@ def s3_endpoint(tmp_path_factory) -> str:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
-        log.close()
 
 
 @pytest.fixture
